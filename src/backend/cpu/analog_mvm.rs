@@ -1,0 +1,237 @@
+//! The tiled analog MVM with its periphery, one pass per tile and input block.
+//!
+//! CPU twin of `shaders/analog_mvm.wgsl` (same name, same `MvmParams`, the same loops: per
+//! block of input vectors and output group, over input groups, over bound-management rounds:
+//! noise management, DAC, MVM, output noise, ADC). Where the shader does the dot products
+//! itself, this twin hands each tile's product for the whole block to a blocked SIMD GEMM
+//! and fuses noise, ADC and the bound check into one pass over its result.
+
+use super::gemm::matmul;
+use crate::backend::params::{MvmParams, noise_word, quantize};
+use crate::mapping::{split_size, split_start};
+use crate::rng::{Purpose, fill_normals};
+use rayon::prelude::*;
+
+/// Input vectors handled by one task: large enough to amortise GEMM packing, small
+/// enough to give every core several tasks.
+fn rows_per_task(batch: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    batch.div_ceil(4 * threads).clamp(8, 128)
+}
+
+/// Per-task scratch space, reused across tiles.
+#[derive(Default)]
+struct Scratch {
+    /// Quantized inputs of the active rows, (active, kn).
+    xq: Vec<f32>,
+    /// Squared quantized inputs, for the weight read noise.
+    xq2: Vec<f32>,
+    /// Tile products of the active rows, (active, cols).
+    acc: Vec<f32>,
+    /// Products with |W|, for the weight read noise.
+    acc_abs: Vec<f32>,
+    /// Output noise of one row.
+    noise: Vec<f32>,
+    /// Weight read noise of one row.
+    noise_w: Vec<f32>,
+    /// Final ADC outputs of the tile, (rows, cols).
+    res: Vec<f32>,
+}
+
+/// Runs `p.batch` input vectors `x` (batch, n_in) through the layer and writes `y`
+/// (batch, n_out). `w` is the layer's effective weights (n_out, n_in), `w_abs` their
+/// magnitudes (needed when `p.w_noise > 0`), `gain` the drift-compensation factor per tile.
+pub fn analog_mvm(
+    p: &MvmParams,
+    x: &[f32],
+    w: &[f32],
+    w_abs: Option<&[f32]>,
+    gain: &[f32],
+    y: &mut [f32],
+) {
+    let (n_in, n_out) = (p.n_in as usize, p.n_out as usize);
+    let rows = rows_per_task(p.batch as usize);
+    y.fill(0.0);
+    y.par_chunks_mut(rows * n_out)
+        .zip(x.par_chunks(rows * n_in))
+        .enumerate()
+        .for_each_init(Scratch::default, |scratch, (block, (y_block, x_block))| {
+            let first_row = (block * rows) as u32;
+            for o in 0..p.out_groups {
+                for g in 0..p.in_groups {
+                    tile_pass(
+                        p, g, o, first_row, x_block, w, w_abs, gain, y_block, scratch,
+                    );
+                }
+            }
+        });
+}
+
+/// One tile (input group `g`, output group `o`) on a block of input vectors; adds the
+/// tile's digitised partial sums into `y_block`.
+#[allow(clippy::too_many_arguments)]
+fn tile_pass(
+    p: &MvmParams,
+    g: u32,
+    o: u32,
+    first_row: u32,
+    x_block: &[f32],
+    w: &[f32],
+    w_abs: Option<&[f32]>,
+    gain: &[f32],
+    y_block: &mut [f32],
+    s: &mut Scratch,
+) {
+    let (n_in, n_out) = (p.n_in as usize, p.n_out as usize);
+    let n_rows = x_block.len() / n_in;
+    let k0 = split_start(p.n_in, p.in_groups, g) as usize;
+    let kn = split_size(p.n_in, p.in_groups, g) as usize;
+    let c0 = split_start(p.n_out, p.out_groups, o) as usize;
+    let cols = split_size(p.n_out, p.out_groups, o) as usize;
+    let key = [p.key_lo, p.key_hi];
+    let with_w_noise = p.w_noise > 0.0 && w_abs.is_some();
+
+    // Noise management: one scale per input vector and tile.
+    let alpha: Vec<f32> = (0..n_rows)
+        .map(|r| {
+            if p.nm_abs_max == 1 {
+                x_block[r * n_in + k0..r * n_in + k0 + kn]
+                    .iter()
+                    .fold(0f32, |m, v| m.max(v.abs()))
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    // An all-zero input vector gives zero output: no conversion happens.
+    let mut active: Vec<usize> = (0..n_rows).filter(|&r| alpha[r] > 0.0).collect();
+    let mut rfac = vec![1f32; n_rows];
+    s.res.clear();
+    s.res.resize(n_rows * cols, 0.0);
+    s.noise.resize(cols, 0.0);
+    s.noise_w.resize(cols, 0.0);
+
+    for round in 0..p.max_rounds {
+        if active.is_empty() {
+            break;
+        }
+        let n_act = active.len();
+        s.xq.clear();
+        for &r in &active {
+            let scale = alpha[r] * rfac[r];
+            let xs = &x_block[r * n_in + k0..r * n_in + k0 + kn];
+            s.xq.extend(
+                xs.iter()
+                    .map(|&v| quantize(v / scale, p.dac_step, p.dac_bound)),
+            );
+        }
+        s.acc.resize(n_act * cols, 0.0);
+        // acc (n_act, cols) = xq (n_act, kn) . W[c0.., k0..]^T
+        matmul(
+            n_act,
+            cols,
+            kn,
+            &mut s.acc,
+            &s.xq,
+            kn,
+            &w[c0 * n_in + k0..],
+            n_in,
+        );
+        if with_w_noise {
+            s.xq2.clear();
+            s.xq2.extend(s.xq.iter().map(|v| v * v));
+            s.acc_abs.resize(n_act * cols, 0.0);
+            let w_abs = w_abs.unwrap_or(w);
+            matmul(
+                n_act,
+                cols,
+                kn,
+                &mut s.acc_abs,
+                &s.xq2,
+                kn,
+                &w_abs[c0 * n_in + k0..],
+                n_in,
+            );
+        }
+
+        let mut still = Vec::new();
+        for (a, &r) in active.iter().enumerate() {
+            let row_global = p.row_offset + first_row + r as u32;
+            let acc = &s.acc[a * cols..(a + 1) * cols];
+            if p.out_noise > 0.0 {
+                fill_normals(
+                    &mut s.noise,
+                    c0 as u32,
+                    row_global,
+                    p.stream,
+                    noise_word(Purpose::OutNoise, g, round),
+                    key,
+                );
+            }
+            if with_w_noise {
+                fill_normals(
+                    &mut s.noise_w,
+                    c0 as u32,
+                    row_global,
+                    p.stream,
+                    noise_word(Purpose::WeightNoise, g, round),
+                    key,
+                );
+            }
+            let res = &mut s.res[r * cols..(r + 1) * cols];
+            let exceeded = if with_w_noise {
+                let acc_abs = &s.acc_abs[a * cols..(a + 1) * cols];
+                adc_row(
+                    p,
+                    res,
+                    acc.iter().zip(acc_abs).enumerate().map(|(c, (&v, &va))| {
+                        v + p.out_noise * s.noise[c] + p.w_noise * va.sqrt() * s.noise_w[c]
+                    }),
+                )
+            } else if p.out_noise > 0.0 {
+                adc_row(
+                    p,
+                    res,
+                    acc.iter().zip(&s.noise).map(|(&v, &n)| v + p.out_noise * n),
+                )
+            } else {
+                adc_row(p, res, acc.iter().copied())
+            };
+            if exceeded && round + 1 < p.max_rounds {
+                rfac[r] *= 2.0;
+                still.push(r);
+            }
+        }
+        active = still;
+    }
+
+    let tile = (g * p.out_groups + o) as usize;
+    for r in 0..n_rows {
+        if alpha[r] > 0.0 {
+            let back = alpha[r] * rfac[r] * gain[tile];
+            let y_row = &mut y_block[r * n_out + c0..r * n_out + c0 + cols];
+            for (y, &q) in y_row.iter_mut().zip(&s.res[r * cols..(r + 1) * cols]) {
+                *y += q * back;
+            }
+        }
+    }
+}
+
+/// ADC of one row of analog outputs into `res`; true when any output, rounded, lies
+/// beyond the bound (the bound-management trigger).
+#[inline(always)]
+fn adc_row(p: &MvmParams, res: &mut [f32], analog: impl Iterator<Item = f32>) -> bool {
+    let mut exceeded = false;
+    if p.adc_step > 0.0 {
+        for (out, v) in res.iter_mut().zip(analog) {
+            let q = (v / p.adc_step).round_ties_even() * p.adc_step;
+            exceeded |= q.abs() > p.adc_bound;
+            *out = q.clamp(-p.adc_bound, p.adc_bound);
+        }
+    } else {
+        for (out, v) in res.iter_mut().zip(analog) {
+            *out = v;
+        }
+    }
+    exceeded
+}

@@ -1,0 +1,72 @@
+//! Read-out of a tile's forward pass on the identity input, the measurement behind global
+//! drift compensation: for every input column j, the unit vector e_j goes through DAC,
+//! tile, output noise, ADC and bound management, and the magnitudes of the outputs of the
+//! tile are summed.
+//!
+//! CPU twin of `shaders/gdc_readout.wgsl` (same name, same `ReadoutParams`, one
+//! `(output group, input column)` item per GPU invocation).
+
+use crate::backend::params::{ReadoutParams, quantize};
+use crate::mapping::{split_size, split_start};
+use crate::rng::normals4;
+use rayon::prelude::*;
+
+/// Bit set in the noise word of the weight read noise, beside the purpose.
+pub const READOUT_WEIGHT_NOISE: u32 = 1 << 16;
+
+/// Writes `sums[(o - group_first) * n_in + j]`: the sum over the tile's outputs of |F(e_j)|.
+/// `w` holds effective weights; element (i, j) at `(i - row_offset) * w_row_stride +
+/// j * w_col_stride`.
+pub fn gdc_readout(p: &ReadoutParams, w: &[f32], sums: &mut [f32]) {
+    let n_in = p.n_in as usize;
+    sums.par_chunks_mut(n_in)
+        .enumerate()
+        .for_each(|(k, sums_o)| {
+            let o = p.group_first + k as u32;
+            for (j, sum) in sums_o.iter_mut().enumerate() {
+                *sum = readout_column(p, w, o, j as u32);
+            }
+        });
+}
+
+/// Twin of `readout_column` in WGSL.
+fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
+    let key = [p.key_lo, p.key_hi];
+    let c0 = split_start(p.n_out, p.out_groups, o);
+    let cols = split_size(p.n_out, p.out_groups, o);
+    let mut rfac = 1f32;
+    let mut sum = 0f32;
+    for round in 0..p.max_rounds {
+        // The unit input has abs-max 1, so noise management leaves it unscaled.
+        let xq = quantize(1.0 / rfac, p.dac_step, p.dac_bound);
+        let mut exceeded = false;
+        sum = 0.0;
+        for i in c0..c0 + cols {
+            let wij = w[((i - p.row_offset) * p.w_row_stride + j * p.w_col_stride) as usize];
+            let mut y = wij * xq;
+            if p.out_noise > 0.0 {
+                y += p.out_noise
+                    * normals4([i >> 2, j, p.stream, p.purpose | (round << 24)], key)
+                        [(i & 3) as usize];
+            }
+            if p.w_noise > 0.0 {
+                let word = p.purpose | READOUT_WEIGHT_NOISE | (round << 24);
+                y += p.w_noise
+                    * (wij.abs() * xq * xq).sqrt()
+                    * normals4([i >> 2, j, p.stream, word], key)[(i & 3) as usize];
+            }
+            let mut q = y;
+            if p.adc_step > 0.0 {
+                q = (y / p.adc_step).round_ties_even() * p.adc_step;
+                exceeded = exceeded || q.abs() > p.adc_bound;
+                q = q.clamp(-p.adc_bound, p.adc_bound);
+            }
+            sum += q.abs();
+        }
+        if !exceeded || round + 1 == p.max_rounds {
+            break;
+        }
+        rfac *= 2.0;
+    }
+    sum * rfac
+}

@@ -1,0 +1,341 @@
+//! Parameter structs shared by each WGSL kernel and its CPU twin.
+//!
+//! Each struct is `#[repr(C)]` + `Pod` and mirrors, field for field and in the same order,
+//! the struct of the same name in `shaders/`; the GPU receives it as a uniform buffer (sizes
+//! are multiples of 16 bytes for that reason).
+
+use crate::config::{HwConfig, NoiseManagement};
+use crate::device::DeviceParams;
+use crate::rng::{Purpose, Seed, Stream};
+use bytemuck::{Pod, Zeroable};
+
+/// Twin of `ProgramParams` in `shaders/program_conductances.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ProgramParams {
+    /// Weight rows handled by this call.
+    pub n_rows: u32,
+    /// Layer inputs (weight columns).
+    pub n_in: u32,
+    /// Layer row of the first handled row.
+    pub row_offset: u32,
+    /// Layer outputs (weight rows), for the output groups.
+    pub n_out: u32,
+    /// Input groups of the layer.
+    pub in_groups: u32,
+    /// Output groups of the layer.
+    pub out_groups: u32,
+    /// 1: `w_now` is written transposed, (n_in, n_rows); 0: (n_rows, n_in).
+    pub w_now_transposed: u32,
+    /// Stream of this chip instance and layer.
+    pub stream: u32,
+    /// Seed, low word.
+    pub key_lo: u32,
+    /// Seed, high word.
+    pub key_hi: u32,
+    /// Conductance levels (0 = continuous).
+    pub weight_levels: u32,
+    /// `device::MODEL_*`.
+    pub model: u32,
+    /// 1 when drift and read noise apply.
+    pub drifts: u32,
+    /// 1 for proportional generic noise.
+    pub generic_proportional: u32,
+    /// g_max (uS).
+    pub g_max: f32,
+    /// Programming-noise factor.
+    pub prog_noise_scale: f32,
+    /// Read-noise factor.
+    pub read_noise_scale: f32,
+    /// Drift-exponent factor.
+    pub drift_scale: f32,
+    /// ln((t + t0) / t0).
+    pub drift_log_time: f32,
+    /// Read-noise time factor.
+    pub read_time_factor: f32,
+    /// Fraction stuck at g_max.
+    pub stuck_on: f32,
+    /// Fraction stuck at 0.
+    pub stuck_off: f32,
+    /// Generic relative sigma.
+    pub generic_sigma: f32,
+    /// Padding to 16 bytes.
+    pub pad: u32,
+}
+
+impl ProgramParams {
+    /// Parameters for programming rows `row_offset .. row_offset + n_rows` of a layer.
+    pub fn new(
+        hw: &HwConfig,
+        grid: &crate::mapping::TileGrid,
+        rows: std::ops::Range<usize>,
+        seed: Seed,
+        stream: Stream,
+    ) -> Self {
+        let d = DeviceParams::new(hw);
+        let [key_lo, key_hi] = seed.key();
+        ProgramParams {
+            n_rows: rows.len() as u32,
+            n_in: grid.n_in as u32,
+            row_offset: rows.start as u32,
+            n_out: grid.n_out as u32,
+            in_groups: grid.in_groups as u32,
+            out_groups: grid.out_groups as u32,
+            w_now_transposed: 0,
+            stream: stream.0,
+            key_lo,
+            key_hi,
+            weight_levels: hw.weight_levels,
+            model: d.model,
+            drifts: d.drifts,
+            generic_proportional: d.generic_proportional,
+            g_max: d.g_max,
+            prog_noise_scale: d.prog_noise_scale,
+            read_noise_scale: d.read_noise_scale,
+            drift_scale: d.drift_scale,
+            drift_log_time: d.drift_log_time,
+            read_time_factor: d.read_time_factor,
+            stuck_on: d.stuck_on,
+            stuck_off: d.stuck_off,
+            generic_sigma: d.generic_sigma,
+            pad: 0,
+        }
+    }
+
+    /// The device parameters back out of the struct.
+    pub fn device(&self) -> DeviceParams {
+        DeviceParams {
+            model: self.model,
+            g_max: self.g_max,
+            prog_noise_scale: self.prog_noise_scale,
+            read_noise_scale: self.read_noise_scale,
+            drift_scale: self.drift_scale,
+            drifts: self.drifts,
+            drift_log_time: self.drift_log_time,
+            read_time_factor: self.read_time_factor,
+            stuck_on: self.stuck_on,
+            stuck_off: self.stuck_off,
+            generic_proportional: self.generic_proportional,
+            generic_sigma: self.generic_sigma,
+        }
+    }
+}
+
+/// The converter and noise settings of a tile's forward pass, common to the MVM and the
+/// drift read-out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeripheryParams {
+    /// 1 for abs-max noise management.
+    pub nm_abs_max: u32,
+    /// Bound-management rounds at most.
+    pub max_rounds: u32,
+    /// DAC step (0 = ideal).
+    pub dac_step: f32,
+    /// DAC bound.
+    pub dac_bound: f32,
+    /// ADC step (0 = ideal).
+    pub adc_step: f32,
+    /// ADC bound.
+    pub adc_bound: f32,
+    /// Output noise sigma.
+    pub out_noise: f32,
+    /// Weight read-noise coefficient.
+    pub w_noise: f32,
+}
+
+impl PeripheryParams {
+    /// The periphery of a validated configuration.
+    pub fn new(hw: &HwConfig) -> Self {
+        PeripheryParams {
+            nm_abs_max: u32::from(hw.noise_management == NoiseManagement::AbsMax),
+            max_rounds: hw.max_bm_rounds,
+            dac_step: hw.dac.step,
+            dac_bound: hw.dac.bound,
+            adc_step: hw.adc.step,
+            adc_bound: hw.adc.bound,
+            out_noise: hw.out_noise,
+            w_noise: hw.w_noise,
+        }
+    }
+}
+
+/// Twin of `MvmParams` in `shaders/analog_mvm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct MvmParams {
+    /// Input vectors in this call.
+    pub batch: u32,
+    /// Layer inputs.
+    pub n_in: u32,
+    /// Layer outputs (row stride of the output).
+    pub n_out: u32,
+    /// Input groups.
+    pub in_groups: u32,
+    /// Output groups.
+    pub out_groups: u32,
+    /// First output group handled (column chunks of large layers on the GPU).
+    pub group_first: u32,
+    /// Layer column of the first column held by the weight buffer.
+    pub col_offset: u32,
+    /// Columns held by the weight buffer (its row stride).
+    pub chunk_cols: u32,
+    /// Global index of the first input vector (noise counters).
+    pub row_offset: u32,
+    /// Noise stream of this call.
+    pub stream: u32,
+    /// Seed, low word.
+    pub key_lo: u32,
+    /// Seed, high word.
+    pub key_hi: u32,
+    /// 1 for abs-max noise management.
+    pub nm_abs_max: u32,
+    /// Bound-management rounds at most.
+    pub max_rounds: u32,
+    /// DAC step (0 = ideal).
+    pub dac_step: f32,
+    /// DAC bound.
+    pub dac_bound: f32,
+    /// ADC step (0 = ideal).
+    pub adc_step: f32,
+    /// ADC bound.
+    pub adc_bound: f32,
+    /// Output noise sigma.
+    pub out_noise: f32,
+    /// Weight read-noise coefficient.
+    pub w_noise: f32,
+}
+
+impl MvmParams {
+    /// Parameters of a whole-layer MVM of `batch` vectors.
+    pub fn new(
+        grid: &crate::mapping::TileGrid,
+        periphery: &PeripheryParams,
+        batch: usize,
+        row_offset: u32,
+        seed: Seed,
+        stream: Stream,
+    ) -> Self {
+        let [key_lo, key_hi] = seed.key();
+        MvmParams {
+            batch: batch as u32,
+            n_in: grid.n_in as u32,
+            n_out: grid.n_out as u32,
+            in_groups: grid.in_groups as u32,
+            out_groups: grid.out_groups as u32,
+            group_first: 0,
+            col_offset: 0,
+            chunk_cols: grid.n_out as u32,
+            row_offset,
+            stream: stream.0,
+            key_lo,
+            key_hi,
+            nm_abs_max: periphery.nm_abs_max,
+            max_rounds: periphery.max_rounds,
+            dac_step: periphery.dac_step,
+            dac_bound: periphery.dac_bound,
+            adc_step: periphery.adc_step,
+            adc_bound: periphery.adc_bound,
+            out_noise: periphery.out_noise,
+            w_noise: periphery.w_noise,
+        }
+    }
+}
+
+/// Twin of `ReadoutParams` in `shaders/gdc_readout.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ReadoutParams {
+    /// Layer inputs.
+    pub n_in: u32,
+    /// Layer outputs.
+    pub n_out: u32,
+    /// Input groups.
+    pub in_groups: u32,
+    /// Output groups.
+    pub out_groups: u32,
+    /// First output group handled.
+    pub group_first: u32,
+    /// Output groups handled.
+    pub group_count: u32,
+    /// Layer row of the first weight row held by the buffer.
+    pub row_offset: u32,
+    /// Offset between weight rows in the buffer.
+    pub w_row_stride: u32,
+    /// Offset between weight columns in the buffer.
+    pub w_col_stride: u32,
+    /// Noise stream.
+    pub stream: u32,
+    /// Seed, low word.
+    pub key_lo: u32,
+    /// Seed, high word.
+    pub key_hi: u32,
+    /// `Purpose` of the output noise (before or after drift).
+    pub purpose: u32,
+    /// Bound-management rounds at most.
+    pub max_rounds: u32,
+    /// DAC step (0 = ideal).
+    pub dac_step: f32,
+    /// DAC bound.
+    pub dac_bound: f32,
+    /// ADC step (0 = ideal).
+    pub adc_step: f32,
+    /// ADC bound.
+    pub adc_bound: f32,
+    /// Output noise sigma.
+    pub out_noise: f32,
+    /// Weight read-noise coefficient.
+    pub w_noise: f32,
+}
+
+impl ReadoutParams {
+    /// Read-out of the whole layer stored (n_out, n_in) row-major.
+    pub fn new(
+        grid: &crate::mapping::TileGrid,
+        periphery: &PeripheryParams,
+        seed: Seed,
+        stream: Stream,
+        purpose: Purpose,
+    ) -> Self {
+        let [key_lo, key_hi] = seed.key();
+        ReadoutParams {
+            n_in: grid.n_in as u32,
+            n_out: grid.n_out as u32,
+            in_groups: grid.in_groups as u32,
+            out_groups: grid.out_groups as u32,
+            group_first: 0,
+            group_count: grid.out_groups as u32,
+            row_offset: 0,
+            w_row_stride: grid.n_in as u32,
+            w_col_stride: 1,
+            stream: stream.0,
+            key_lo,
+            key_hi,
+            purpose: purpose as u32,
+            max_rounds: periphery.max_rounds,
+            dac_step: periphery.dac_step,
+            dac_bound: periphery.dac_bound,
+            adc_step: periphery.adc_step,
+            adc_bound: periphery.adc_bound,
+            out_noise: periphery.out_noise,
+            w_noise: periphery.w_noise,
+        }
+    }
+}
+
+/// DAC or ADC: round half to even on the step, then clip. Step 0 is an ideal converter.
+/// Twin of `quantize` in `shaders/common.wgsl`.
+#[inline(always)]
+pub fn quantize(v: f32, step: f32, bound: f32) -> f32 {
+    if step > 0.0 {
+        ((v / step).round_ties_even() * step).clamp(-bound, bound)
+    } else {
+        v
+    }
+}
+
+/// The third and fourth noise-counter words of a tile's output noise: the input group
+/// and bound-management round go beside the purpose.
+#[inline(always)]
+pub fn noise_word(purpose: Purpose, group: u32, round: u32) -> u32 {
+    purpose as u32 | (group << 8) | (round << 24)
+}

@@ -1,0 +1,189 @@
+//! The crossbar engine: a layer programmed onto tiles as one chip instance, with global
+//! drift compensation, and its analog forward pass with digital bias. Backend-agnostic:
+//! the same code drives the CPU and the GPU.
+
+use crate::backend::params::{MvmParams, PeripheryParams, ProgramParams, ReadoutParams};
+use crate::backend::{Backend, Conductances, WeightState};
+use crate::config::{DriftCompensation, HwConfig};
+use crate::device::DeviceParams;
+use crate::error::{Error, Result, ensure_finite};
+use crate::mapping::TileGrid;
+use crate::rng::{Purpose, Seed, Stream};
+
+/// Which chip a layer is programmed on: the run's seed and the instance number. Each
+/// instance is an independent draw of every device non-ideality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chip {
+    /// Seed of all draws.
+    pub seed: Seed,
+    /// Chip instance (< 2^20).
+    pub instance: u32,
+}
+
+/// A layer programmed onto crossbar tiles of one chip instance, held by a backend.
+pub struct AnalogLayer<L> {
+    grid: TileGrid,
+    periphery: PeripheryParams,
+    bias: Option<Vec<f32>>,
+    seed: Seed,
+    stream: Stream,
+    gains: Vec<f32>,
+    layer: L,
+}
+
+impl<L> AnalogLayer<L> {
+    /// How the layer is split onto tiles.
+    pub fn grid(&self) -> &TileGrid {
+        &self.grid
+    }
+
+    /// Drift-compensation gain of every tile (1 without compensation).
+    pub fn gains(&self) -> &[f32] {
+        &self.gains
+    }
+
+    /// The backend's layer.
+    pub fn inner(&self) -> &L {
+        &self.layer
+    }
+}
+
+/// Programs chip `chip` of layer `layer_id` with weights `w` (n_out, n_in) and an optional
+/// digital bias (n_out).
+///
+/// # Errors
+/// Shape mismatches, non-finite weights or bias, layers too large, GPU failures.
+pub fn program_layer<B: Backend>(
+    backend: &B,
+    hw: &HwConfig,
+    w: &[f32],
+    n_out: usize,
+    n_in: usize,
+    bias: Option<&[f32]>,
+    layer_id: u32,
+    chip: Chip,
+) -> Result<AnalogLayer<B::Layer>> {
+    if Some(w.len()) != n_out.checked_mul(n_in) {
+        return Err(Error::Shape(format!(
+            "weights hold {} values, expected {n_out} x {n_in}",
+            w.len()
+        )));
+    }
+    ensure_finite("weights", w)?;
+    if let Some(b) = bias {
+        if b.len() != n_out {
+            return Err(Error::Shape(format!(
+                "bias holds {} values, the layer has {n_out} outputs",
+                b.len()
+            )));
+        }
+        ensure_finite("bias", b)?;
+    }
+    let grid = TileGrid::new(n_out, n_in, hw.tile_rows, hw.tile_cols)?;
+    let scales = grid.conductance_scales(w, hw.device.g_max_us);
+    let stream = Stream::chip(layer_id, chip.instance);
+    let params = ProgramParams::new(hw, &grid, 0..n_out, chip.seed, stream);
+    let mut layer = backend.program(&grid, w, &scales, &params)?;
+    let periphery = PeripheryParams::new(hw);
+
+    let mut gains = vec![1.0; grid.tiles()];
+    let drifts = DeviceParams::new(hw).drifts == 1;
+    if hw.device.drift_compensation == DriftCompensation::Global && drifts {
+        let before =
+            ReadoutParams::new(&grid, &periphery, chip.seed, stream, Purpose::ReadoutBefore);
+        let after = ReadoutParams::new(&grid, &periphery, chip.seed, stream, Purpose::ReadoutAfter);
+        let sums_before = backend.readout(&layer, WeightState::Programmed, &before)?;
+        let sums_after = backend.readout(&layer, WeightState::Now, &after)?;
+        gains = compensation_gains(&grid, &sums_before, &sums_after);
+        backend.set_gains(&mut layer, &gains)?;
+    }
+    Ok(AnalogLayer {
+        grid,
+        periphery,
+        bias: bias.map(<[f32]>::to_vec),
+        seed: chip.seed,
+        stream,
+        gains,
+        layer,
+    })
+}
+
+/// Per tile: mean |F(I)| right after programming over mean |F(I)| now. Both means share
+/// the tile's size, so the ratio of the sums is the ratio of the means.
+fn compensation_gains(grid: &TileGrid, before: &[f32], after: &[f32]) -> Vec<f32> {
+    let mut gains = Vec::with_capacity(grid.tiles());
+    for g in 0..grid.in_groups {
+        for o in 0..grid.out_groups {
+            let cols = grid.in_range(g);
+            let row = &before[o * grid.n_in..(o + 1) * grid.n_in];
+            let b: f64 = row[cols.clone()].iter().map(|&v| f64::from(v)).sum();
+            let a: f64 = after[o * grid.n_in..(o + 1) * grid.n_in][cols]
+                .iter()
+                .map(|&v| f64::from(v))
+                .sum();
+            let size = (grid.in_range(g).len() * grid.out_range(o).len()) as f64;
+            // A read-out of (almost) nothing carries no information: leave the tile alone.
+            let gain = if b > 0.0 {
+                b / (a / size).max(1e-4) / size
+            } else {
+                1.0
+            };
+            gains.push(gain as f32);
+        }
+    }
+    gains
+}
+
+impl<L> AnalogLayer<L> {
+    /// Analog forward pass of `batch` input vectors `x` (batch, n_in) -> (batch, n_out),
+    /// bias added digitally. `row_offset` is the global index of the first vector: the
+    /// output noise of vector r is drawn for index `row_offset + r`, so the vectors of a
+    /// data set split into batches each get their own noise.
+    ///
+    /// # Errors
+    /// Shape mismatches, non-finite inputs, GPU failures.
+    pub fn forward<B: Backend<Layer = L>>(
+        &self,
+        backend: &B,
+        x: &[f32],
+        batch: usize,
+        row_offset: u32,
+    ) -> Result<Vec<f32>> {
+        if Some(x.len()) != batch.checked_mul(self.grid.n_in) {
+            return Err(Error::Shape(format!(
+                "inputs hold {} values, expected {batch} x {} (the layer's inputs)",
+                x.len(),
+                self.grid.n_in
+            )));
+        }
+        if batch > u32::MAX as usize {
+            return Err(Error::Shape(format!(
+                "batch of {batch} vectors is too large"
+            )));
+        }
+        ensure_finite("inputs", x)?;
+        let params = MvmParams::new(
+            &self.grid,
+            &self.periphery,
+            batch,
+            row_offset,
+            self.seed,
+            self.stream,
+        );
+        let mut y = backend.mvm(&self.layer, x, &params)?;
+        if let Some(bias) = &self.bias {
+            for row in y.chunks_mut(self.grid.n_out) {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+        }
+        Ok(y)
+    }
+
+    /// The programmed conductances.
+    ///
+    /// # Errors
+    /// GPU failures.
+    pub fn conductances<B: Backend<Layer = L>>(&self, backend: &B) -> Result<Conductances> {
+        backend.conductances(&self.layer)
+    }
+}

@@ -1,0 +1,101 @@
+//! The library's one error type, grouped by area; every variant names what it is about
+//! (file, field, layer) so that the command line can print it as a single line.
+
+use std::path::PathBuf;
+
+/// Every failure the library reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// A configuration file or override is not valid TOML or does not fit the schema.
+    #[error("config {origin}: {message}")]
+    Config {
+        /// The file or preset name, or `--set` for an override.
+        origin: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+
+    /// A configuration value is out of range; checked before any work starts.
+    #[error("config {origin}: {field} = {value}: {expected}")]
+    ConfigValue {
+        /// The file or preset name.
+        origin: String,
+        /// The key, as `section.key`.
+        field: String,
+        /// The value given.
+        value: String,
+        /// What would be accepted.
+        expected: String,
+    },
+
+    /// A `--config` argument that is neither a file nor a preset.
+    #[error("config {name}: no such file and no preset of that name (presets: {known})")]
+    UnknownPreset {
+        /// What was asked for.
+        name: String,
+        /// The preset names.
+        known: String,
+    },
+
+    /// A `.npy` file that is malformed, truncated or of the wrong element type.
+    #[error("{path}: {message}")]
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// Arrays whose shapes do not fit together.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+
+    /// NaN or infinite values where finite numbers are required.
+    #[error("{what} holds a non-finite value ({value}) at flat index {index}")]
+    NonFinite {
+        /// Which array.
+        what: String,
+        /// The flat index of the first offending element.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+
+    /// No usable GPU adapter, or the GPU failed.
+    #[error("gpu: {0}")]
+    Gpu(String),
+}
+
+/// Result with the library's error.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An I/O error with the file it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Checks that every value of `values` is finite, naming `what` otherwise.
+pub fn ensure_finite(what: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(Error::NonFinite {
+            what: what.to_string(),
+            index,
+            value: values[index],
+        }),
+    }
+}

@@ -1,0 +1,17 @@
+//! imcnas: hardware-software co-design of neural networks on analog in-memory-computing
+//! crossbars.
+//!
+//! The crate simulates tiled crossbar matrix-vector products with device and circuit
+//! non-idealities ([`engine`]) on a CPU reference backend and on WGSL compute shaders
+//! ([`backend`]), configured by a validated hardware description ([`config`]).
+
+pub mod backend;
+pub mod config;
+pub mod device;
+pub mod engine;
+pub mod error;
+pub mod io;
+pub mod mapping;
+pub mod rng;
+
+pub use error::{Error, Result};
