@@ -111,7 +111,7 @@ fn tile_pass(
     s.noise.resize(cols, 0.0);
     s.noise_w.resize(cols, 0.0);
 
-    for round in 0..p.max_rounds {
+    for bm_round in 0..p.max_rounds {
         if active.is_empty() {
             break;
         }
@@ -164,7 +164,7 @@ fn tile_pass(
                     c0 as u32,
                     row_global,
                     p.stream,
-                    noise_word(Purpose::OutNoise, g, round),
+                    noise_word(Purpose::OutNoise, g, bm_round),
                     key,
                 );
             }
@@ -174,7 +174,7 @@ fn tile_pass(
                     c0 as u32,
                     row_global,
                     p.stream,
-                    noise_word(Purpose::WeightNoise, g, round),
+                    noise_word(Purpose::WeightNoise, g, bm_round),
                     key,
                 );
             }
@@ -197,7 +197,7 @@ fn tile_pass(
             } else {
                 adc_row(p, res, acc.iter().copied())
             };
-            if exceeded && round + 1 < p.max_rounds {
+            if exceeded && bm_round + 1 < p.max_rounds {
                 rfac[r] *= 2.0;
                 still.push(r);
             }

@@ -36,7 +36,7 @@ fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
     let cols = split_size(p.n_out, p.out_groups, o);
     let mut rfac = 1f32;
     let mut sum = 0f32;
-    for round in 0..p.max_rounds {
+    for bm_round in 0..p.max_rounds {
         // The unit input has abs-max 1, so noise management leaves it unscaled.
         let xq = quantize(1.0 / rfac, p.dac_step, p.dac_bound);
         let mut exceeded = false;
@@ -46,11 +46,11 @@ fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
             let mut y = wij * xq;
             if p.out_noise > 0.0 {
                 y += p.out_noise
-                    * normals4([i >> 2, j, p.stream, p.purpose | (round << 24)], key)
+                    * normals4([i >> 2, j, p.stream, p.purpose | (bm_round << 24)], key)
                         [(i & 3) as usize];
             }
             if p.w_noise > 0.0 {
-                let word = p.purpose | READOUT_WEIGHT_NOISE | (round << 24);
+                let word = p.purpose | READOUT_WEIGHT_NOISE | (bm_round << 24);
                 y += p.w_noise
                     * (wij.abs() * xq * xq).sqrt()
                     * normals4([i >> 2, j, p.stream, word], key)[(i & 3) as usize];
@@ -63,7 +63,7 @@ fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
             }
             sum += q.abs();
         }
-        if !exceeded || round + 1 == p.max_rounds {
+        if !exceeded || bm_round + 1 == p.max_rounds {
             break;
         }
         rfac *= 2.0;
