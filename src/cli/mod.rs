@@ -1,0 +1,106 @@
+//! The command line: verbs a researcher would say, help text from the doc comments.
+//! Errors print as one line (`error: ...` with their context chain) and exit non-zero.
+
+mod demo;
+mod mvm;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use imcnas::backend::Backend;
+use imcnas::backend::cpu::CpuBackend;
+use imcnas::backend::gpu::GpuBackend;
+use std::process::ExitCode;
+
+/// Analog in-memory-computing co-design: simulate crossbars, train, search.
+#[derive(Parser, Debug)]
+#[command(name = "imcnas", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the main job on an embedded default: the crossbar engine on a random 512x512
+    /// layer under every hardware preset, errors against the float GEMM.
+    Run(demo::RunArgs),
+    /// Analog matrix-vector products of a layer on crossbar hardware:
+    /// Y = tile(X . W^T) + b over one or more chip instances.
+    Mvm(mvm::MvmArgs),
+}
+
+/// Where the kernels run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// A hardware GPU if there is one, otherwise the CPU (with a notice).
+    Auto,
+    /// The CPU backend.
+    Cpu,
+    /// A GPU through wgpu, software adapters (llvmpipe) included.
+    Gpu,
+}
+
+/// A backend chosen at run time; commands are generic over [`Backend`] and dispatch here.
+pub enum AnyBackend {
+    /// See [`CpuBackend`].
+    Cpu(CpuBackend),
+    /// See [`GpuBackend`].
+    Gpu(Box<GpuBackend>),
+}
+
+impl AnyBackend {
+    /// Opens the chosen backend.
+    ///
+    /// # Errors
+    /// `gpu` without any adapter.
+    pub fn open(choice: BackendChoice) -> anyhow::Result<Self> {
+        Ok(match choice {
+            BackendChoice::Cpu => AnyBackend::Cpu(CpuBackend),
+            BackendChoice::Gpu => AnyBackend::Gpu(Box::new(GpuBackend::new(true)?)),
+            BackendChoice::Auto => match GpuBackend::new(false) {
+                Ok(gpu) => AnyBackend::Gpu(Box::new(gpu)),
+                Err(_) => {
+                    eprintln!("notice: no hardware GPU found; running on the CPU (use --backend gpu for a software adapter)");
+                    AnyBackend::Cpu(CpuBackend)
+                }
+            },
+        })
+    }
+
+    /// One line naming the backend.
+    pub fn describe(&self) -> String {
+        match self {
+            AnyBackend::Cpu(b) => b.describe(),
+            AnyBackend::Gpu(b) => b.describe(),
+        }
+    }
+}
+
+/// Calls a generic function with the concrete backend.
+macro_rules! with_backend {
+    ($any:expr, |$b:ident| $body:expr) => {
+        match $any {
+            $crate::cli::AnyBackend::Cpu($b) => $body,
+            $crate::cli::AnyBackend::Gpu($b) => {
+                let $b: &imcnas::backend::gpu::GpuBackend = $b;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_backend;
+
+/// Parses the command line, runs the command, prints errors on one line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => demo::run(&args),
+        Command::Mvm(args) => mvm::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
