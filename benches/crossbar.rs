@@ -1,1 +1,73 @@
-fn main() {}
+//! Analog MVM throughput against a plain f32 GEMM of the same shape measured in the same
+//! run: 512x512 and 2048x2048 layers, batch 1024, the aihwkit-default configuration.
+//!
+//! The GPU backend is measured when a hardware adapter exists (or with IMCNAS_BENCH_GPU=1,
+//! which also accepts software adapters); its timings include the upload of the inputs and
+//! the download of the outputs, i.e. the full device synchronisation.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use imcnas::backend::Backend;
+use imcnas::backend::cpu::{CpuBackend, gemm::matmul_parallel};
+use imcnas::backend::gpu::GpuBackend;
+use imcnas::config;
+use imcnas::engine::{Chip, program_layer};
+use imcnas::rng::{Seed, uniforms4};
+use std::hint::black_box;
+
+const BATCH: usize = 1024;
+
+fn uniform(n: usize, lo: f32, hi: f32, stream: u32) -> Vec<f32> {
+    let key = Seed(7).key();
+    (0..n)
+        .map(|i| lo + (hi - lo) * uniforms4([(i / 4) as u32, stream, 0, 0xBE7C], key)[i % 4])
+        .collect()
+}
+
+fn gpu_backend() -> Option<GpuBackend> {
+    let any = std::env::var("IMCNAS_BENCH_GPU").is_ok_and(|v| v == "1");
+    GpuBackend::new(any).ok()
+}
+
+fn mvm(c: &mut Criterion) {
+    let hw = config::load("aihwkit-default", &[]).expect("preset");
+    let gpu = gpu_backend();
+    for n in [512usize, 2048] {
+        // A layer initialised like PyTorch's Linear; inputs in [-1, 1).
+        let bound = 1.0 / (n as f32).sqrt();
+        let w = uniform(n * n, -bound, bound, 1);
+        let x = uniform(BATCH * n, -1.0, 1.0, 2);
+        let mut group = c.benchmark_group(format!("mvm_{n}x{n}_batch{BATCH}"));
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.sample_size(20);
+
+        let mut y = vec![0f32; BATCH * n];
+        group.bench_function("plain_f32_gemm", |b| {
+            b.iter(|| matmul_parallel(BATCH, n, n, black_box(&mut y), black_box(&x), n, &w, n))
+        });
+
+        let chip = Chip {
+            seed: Seed(1),
+            instance: 0,
+        };
+        let layer = program_layer(&CpuBackend, &hw, &w, n, n, None, 0, chip).expect("program");
+        group.bench_function("analog_cpu", |b| {
+            b.iter(|| {
+                layer
+                    .forward(&CpuBackend, black_box(&x), BATCH, 0)
+                    .expect("mvm")
+            })
+        });
+
+        if let Some(gpu) = &gpu {
+            let layer = program_layer(gpu, &hw, &w, n, n, None, 0, chip).expect("program");
+            let name = format!("analog_gpu ({})", gpu.describe());
+            group.bench_function(name, |b| {
+                b.iter(|| layer.forward(gpu, black_box(&x), BATCH, 0).expect("mvm"))
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, mvm);
+criterion_main!(benches);

@@ -152,13 +152,17 @@ mod tests {
     #[test]
     fn a_header_claiming_more_than_the_file_holds_is_rejected_before_allocation() {
         let path = scratch("big.npy");
-        write_npy(&path, &[4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
-        let text = std::fs::read(&path).unwrap();
-        // Claim 4e12 elements: the reader must refuse, not try to allocate 16 TB.
-        let forged = String::from_utf8_lossy(&text)
-            .replace("(4,)", "(4000000000000,)")
-            .into_bytes();
-        std::fs::write(&path, forged).unwrap();
+        // Claim 4e12 elements over 16 bytes of data: the reader must refuse, not try to
+        // allocate 16 TB.
+        let header = format!(
+            "{:<117}\n",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000000,), }"
+        );
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend([0u8; 16]);
+        std::fs::write(&path, bytes).unwrap();
         let err = read_npy(&path).unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
     }

@@ -33,12 +33,31 @@ const SCENARIOS: &[(&str, &str, &[&str])] = &[
     ("ideal crossbar", "ideal", &[]),
     ("7-bit DAC, 9-bit ADC", "quant-only", &[]),
     ("aihwkit default (PCM, t=0)", "aihwkit-default", &[]),
-    ("  + 4-bit weights (16 levels)", "aihwkit-default", &["mapping.weight_levels=16"]),
-    ("  + 1% stuck devices", "aihwkit-default", &["device.stuck_on=0.005", "device.stuck_off=0.005"]),
+    (
+        "  + 4-bit weights (16 levels)",
+        "aihwkit-default",
+        &["mapping.weight_levels=16"],
+    ),
+    (
+        "  + 1% stuck devices",
+        "aihwkit-default",
+        &["device.stuck_on=0.005", "device.stuck_off=0.005"],
+    ),
     ("PCM after 1 hour", "pcm", &["device.t_inference_s=3600"]),
     ("PCM after 1 day", "pcm", &[]),
-    ("PCM after 1 year", "pcm", &["device.t_inference_s=31536000"]),
-    ("PCM after 1 year, no compensation", "pcm", &["device.t_inference_s=31536000", "device.drift_compensation=none"]),
+    (
+        "PCM after 1 year",
+        "pcm",
+        &["device.t_inference_s=31536000"],
+    ),
+    (
+        "PCM after 1 year, no compensation",
+        "pcm",
+        &[
+            "device.t_inference_s=31536000",
+            "device.drift_compensation=none",
+        ],
+    ),
 ];
 
 /// Runs the demo and prints one line per scenario.
@@ -55,18 +74,38 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let reference = float_mvm(&w, &x, n, n);
     let ref_norm = reference.iter().map(|v| v * v).sum::<f64>().sqrt();
 
-    println!("imcnas crossbar engine: {n}x{n} layer, {batch} inputs, {} chip instances, seed {}, {}", args.instances, args.seed, backend.describe());
-    println!("error = ||Y - X.W^T|| / ||X.W^T|| over the instances; time = one analog MVM of the batch\n");
-    println!("{:<36} {:>18} {:>12}", "hardware", "error (mean±std)", "time (ms)");
+    println!(
+        "imcnas crossbar engine: {n}x{n} layer, {batch} inputs, {} chip instances, seed {}, {}",
+        args.instances,
+        args.seed,
+        backend.describe()
+    );
+    println!(
+        "error = ||Y - X.W^T|| / ||X.W^T|| over the instances; time = one analog MVM of the batch\n"
+    );
+    println!(
+        "{:<36} {:>18} {:>12}",
+        "hardware", "error (mean±std)", "time (ms)"
+    );
     for (label, preset, overrides) in SCENARIOS {
         let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         let hw = config::load(preset, &overrides)?;
-        let (errors, seconds) = with_backend!(&backend, |b| scenario(b, &hw, &w, &x, n, batch, &reference, ref_norm, args))?;
+        let (errors, seconds) = with_backend!(&backend, |b| scenario(
+            b, &hw, &w, &x, n, batch, &reference, ref_norm, args
+        ))?;
         let mean = errors.iter().sum::<f64>() / errors.len() as f64;
-        let std = (errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / errors.len() as f64).sqrt();
-        println!("{label:<36} {:>9.2}% ±{:>5.2}% {:>12.2}", 100.0 * mean, 100.0 * std, 1e3 * seconds);
+        let std =
+            (errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / errors.len() as f64).sqrt();
+        println!(
+            "{label:<36} {:>9.2}% ±{:>5.2}% {:>12.2}",
+            100.0 * mean,
+            100.0 * std,
+            1e3 * seconds
+        );
     }
-    println!("\nNext: imcnas mvm --weights W.npy --inputs X.npy --config pcm --instances 10 --out Y.npy");
+    println!(
+        "\nNext: imcnas mvm --weights W.npy --inputs X.npy --config pcm --instances 10 --out Y.npy"
+    );
     Ok(())
 }
 
@@ -85,11 +124,28 @@ fn scenario<B: Backend>(
     let mut errors = Vec::new();
     let mut seconds = 0.0;
     for instance in 0..args.instances {
-        let layer = program_layer(backend, hw, w, n, n, None, 0, Chip { seed: Seed(args.seed), instance })?;
+        let layer = program_layer(
+            backend,
+            hw,
+            w,
+            n,
+            n,
+            None,
+            0,
+            Chip {
+                seed: Seed(args.seed),
+                instance,
+            },
+        )?;
         let start = Instant::now();
         let y = layer.forward(backend, x, batch, 0)?;
         seconds += start.elapsed().as_secs_f64();
-        let err = y.iter().zip(reference).map(|(&a, &b)| (f64::from(a) - b).powi(2)).sum::<f64>().sqrt();
+        let err = y
+            .iter()
+            .zip(reference)
+            .map(|(&a, &b)| (f64::from(a) - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
         errors.push(err / ref_norm);
     }
     Ok((errors, seconds / f64::from(args.instances)))
@@ -97,12 +153,21 @@ fn scenario<B: Backend>(
 
 fn seeded_uniform(len: usize, lo: f32, hi: f32, seed: u64, stream: u32) -> Vec<f32> {
     let key = Seed(seed).key();
-    (0..len).map(|i| lo + (hi - lo) * uniforms4([(i / 4) as u32, stream, 0, 0xDE30], key)[i % 4]).collect()
+    (0..len)
+        .map(|i| lo + (hi - lo) * uniforms4([(i / 4) as u32, stream, 0, 0xDE30], key)[i % 4])
+        .collect()
 }
 
 fn float_mvm(w: &[f32], x: &[f32], n_out: usize, n_in: usize) -> Vec<f64> {
     x.chunks(n_in)
-        .flat_map(|row| w.chunks(n_in).map(move |wr| wr.iter().zip(row).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>()))
+        .flat_map(|row| {
+            w.chunks(n_in).map(move |wr| {
+                wr.iter()
+                    .zip(row)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum::<f64>()
+            })
+        })
         .take(x.len() / n_in * n_out)
         .collect()
 }

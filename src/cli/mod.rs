@@ -59,7 +59,9 @@ impl AnyBackend {
             BackendChoice::Auto => match GpuBackend::new(false) {
                 Ok(gpu) => AnyBackend::Gpu(Box::new(gpu)),
                 Err(_) => {
-                    eprintln!("notice: no hardware GPU found; running on the CPU (use --backend gpu for a software adapter)");
+                    eprintln!(
+                        "notice: no hardware GPU found; running on the CPU (use --backend gpu for a software adapter)"
+                    );
                     AnyBackend::Cpu(CpuBackend)
                 }
             },

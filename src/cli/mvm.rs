@@ -65,7 +65,11 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
         Some(path) => {
             let b = read_matrix(path, "bias", 1)?;
             if b.shape[0] != n_out {
-                bail!("shape mismatch: {} has {} values but the weights have {n_out} outputs", path.display(), b.shape[0]);
+                bail!(
+                    "shape mismatch: {} has {} values but the weights have {n_out} outputs",
+                    path.display(),
+                    b.shape[0]
+                );
             }
             Some(b.data)
         }
@@ -75,8 +79,22 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
     check_finite(&args.inputs, &x.data)?;
 
     let backend = AnyBackend::open(args.backend)?;
-    let y = with_backend!(&backend, |b| mvm_instances(b, &hw, &w.data, n_out, n_in, bias.as_deref(), &x.data, batch, args))?;
-    let shape = if args.instances > 1 { vec![args.instances as usize, batch, n_out] } else { vec![batch, n_out] };
+    let y = with_backend!(&backend, |b| mvm_instances(
+        b,
+        &hw,
+        &w.data,
+        n_out,
+        n_in,
+        bias.as_deref(),
+        &x.data,
+        batch,
+        args
+    ))?;
+    let shape = if args.instances > 1 {
+        vec![args.instances as usize, batch, n_out]
+    } else {
+        vec![batch, n_out]
+    };
     let record = format!(
         "# imcnas mvm: {} x {} weights, {batch} inputs, {} instance(s), seed {}, backend {}\n{}",
         n_out,
@@ -88,7 +106,12 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
     );
     write_npy(&args.out, &shape, &y)?;
     write_atomic(&config_path(&args.out), record.as_bytes())?;
-    eprintln!("wrote {} {:?} on {}", args.out.display(), shape, backend.describe());
+    eprintln!(
+        "wrote {} {:?} on {}",
+        args.out.display(),
+        shape,
+        backend.describe()
+    );
     Ok(())
 }
 
@@ -105,15 +128,19 @@ fn mvm_instances<B: Backend>(
     args: &MvmArgs,
 ) -> anyhow::Result<Vec<f32>> {
     let mut y = Vec::with_capacity(args.instances as usize * batch * n_out);
+    let progress = args.instances > 1 && std::io::IsTerminal::is_terminal(&std::io::stderr());
     for instance in 0..args.instances {
-        let chip = Chip { seed: Seed(args.seed), instance };
+        let chip = Chip {
+            seed: Seed(args.seed),
+            instance,
+        };
         let layer = program_layer(backend, hw, w, n_out, n_in, bias, 0, chip)?;
         y.extend(layer.forward(backend, x, batch, 0)?);
-        if args.instances > 1 {
+        if progress {
             eprint!("\rchip instance {}/{}", instance + 1, args.instances);
         }
     }
-    if args.instances > 1 {
+    if progress {
         eprintln!();
     }
     Ok(y)
@@ -122,7 +149,11 @@ fn mvm_instances<B: Backend>(
 fn read_matrix(path: &Path, what: &str, dims: usize) -> anyhow::Result<Array> {
     let array = read_npy(path).with_context(|| format!("reading the {what}"))?;
     if array.shape.len() != dims || array.shape.contains(&0) {
-        bail!("{}: the {what} must be a non-empty {dims}-D array, found shape {:?}", path.display(), array.shape);
+        bail!(
+            "{}: the {what} must be a non-empty {dims}-D array, found shape {:?}",
+            path.display(),
+            array.shape
+        );
     }
     Ok(array)
 }
@@ -133,6 +164,9 @@ fn check_finite(path: &Path, data: &[f32]) -> anyhow::Result<()> {
 
 /// `Y.npy` -> `Y.config.toml`.
 fn config_path(out: &Path) -> PathBuf {
-    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     out.with_file_name(format!("{stem}.config.toml"))
 }

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 /// enough to give every core several tasks.
 fn rows_per_task(batch: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
-    batch.div_ceil(4 * threads).clamp(8, 128)
+    batch.div_ceil(2 * threads).clamp(8, 256)
 }
 
 /// Per-task scratch space, reused across tiles.
@@ -34,8 +34,6 @@ struct Scratch {
     noise: Vec<f32>,
     /// Weight read noise of one row.
     noise_w: Vec<f32>,
-    /// Final ADC outputs of the tile, (rows, cols).
-    res: Vec<f32>,
 }
 
 /// Runs `p.batch` input vectors `x` (batch, n_in) through the layer and writes `y`
@@ -51,15 +49,15 @@ pub fn analog_mvm(
 ) {
     let (n_in, n_out) = (p.n_in as usize, p.n_out as usize);
     let rows = rows_per_task(p.batch as usize);
-    y.fill(0.0);
     y.par_chunks_mut(rows * n_out)
         .zip(x.par_chunks(rows * n_in))
         .enumerate()
         .for_each_init(Scratch::default, |scratch, (block, (y_block, x_block))| {
             let first_row = (block * rows) as u32;
+            y_block.fill(0.0);
             for o in 0..p.out_groups {
                 for g in 0..p.in_groups {
-                    tile_pass(
+                    simd::tile_pass(
                         p, g, o, first_row, x_block, w, w_abs, gain, y_block, scratch,
                     );
                 }
@@ -67,10 +65,62 @@ pub fn analog_mvm(
         });
 }
 
+mod simd {
+    //! Runtime selection of an AVX2+FMA build of the tile pass on x86-64: the baseline
+    //! target has no SSE4.1, so without it every rounding of the DAC and ADC is a libm call.
+    //! No floating-point contraction is enabled, so both builds give identical results.
+
+    use super::{MvmParams, Scratch, tile_pass_impl};
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_pass_avx2(
+        p: &MvmParams,
+        g: u32,
+        o: u32,
+        first_row: u32,
+        x_block: &[f32],
+        w: &[f32],
+        w_abs: Option<&[f32]>,
+        gain: &[f32],
+        y_block: &mut [f32],
+        s: &mut Scratch,
+    ) {
+        tile_pass_impl(p, g, o, first_row, x_block, w, w_abs, gain, y_block, s)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn tile_pass(
+        p: &MvmParams,
+        g: u32,
+        o: u32,
+        first_row: u32,
+        x_block: &[f32],
+        w: &[f32],
+        w_abs: Option<&[f32]>,
+        gain: &[f32],
+        y_block: &mut [f32],
+        s: &mut Scratch,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the features the function is compiled for.
+                return unsafe {
+                    tile_pass_avx2(p, g, o, first_row, x_block, w, w_abs, gain, y_block, s)
+                };
+            }
+        }
+        tile_pass_impl(p, g, o, first_row, x_block, w, w_abs, gain, y_block, s)
+    }
+}
+
 /// One tile (input group `g`, output group `o`) on a block of input vectors; adds the
-/// tile's digitised partial sums into `y_block`.
+/// tile's digitised partial sums into `y_block`. Twin of the body of `analog_mvm` in WGSL.
 #[allow(clippy::too_many_arguments)]
-fn tile_pass(
+#[inline(always)]
+fn tile_pass_impl(
     p: &MvmParams,
     g: u32,
     o: u32,
@@ -106,10 +156,9 @@ fn tile_pass(
     // An all-zero input vector gives zero output: no conversion happens.
     let mut active: Vec<usize> = (0..n_rows).filter(|&r| alpha[r] > 0.0).collect();
     let mut rfac = vec![1f32; n_rows];
-    s.res.clear();
-    s.res.resize(n_rows * cols, 0.0);
     s.noise.resize(cols, 0.0);
     s.noise_w.resize(cols, 0.0);
+    let tile = (g * p.out_groups + o) as usize;
 
     for bm_round in 0..p.max_rounds {
         if active.is_empty() {
@@ -120,10 +169,12 @@ fn tile_pass(
         for &r in &active {
             let scale = alpha[r] * rfac[r];
             let xs = &x_block[r * n_in + k0..r * n_in + k0 + kn];
-            s.xq.extend(
-                xs.iter()
-                    .map(|&v| quantize(v / scale, p.dac_step, p.dac_bound)),
-            );
+            let start = s.xq.len();
+            s.xq.resize(start + kn, 0.0);
+            // A plain loop (not an iterator adaptor) so that it is inlined into the SIMD build.
+            for (q, &v) in s.xq[start..].iter_mut().zip(xs) {
+                *q = quantize(v / scale, p.dac_step, p.dac_bound);
+            }
         }
         s.acc.resize(n_act * cols, 0.0);
         // acc (n_act, cols) = xq (n_act, kn) . W[c0.., k0..]^T
@@ -157,80 +208,60 @@ fn tile_pass(
         let mut still = Vec::new();
         for (a, &r) in active.iter().enumerate() {
             let row_global = p.row_offset + first_row + r as u32;
-            let acc = &s.acc[a * cols..(a + 1) * cols];
             if p.out_noise > 0.0 {
-                fill_normals(
-                    &mut s.noise,
-                    c0 as u32,
-                    row_global,
-                    p.stream,
-                    noise_word(Purpose::OutNoise, g, bm_round),
-                    key,
-                );
+                let word = noise_word(Purpose::OutNoise, g, bm_round);
+                fill_normals(&mut s.noise, c0 as u32, row_global, p.stream, word, key);
             }
             if with_w_noise {
-                fill_normals(
-                    &mut s.noise_w,
-                    c0 as u32,
-                    row_global,
-                    p.stream,
-                    noise_word(Purpose::WeightNoise, g, bm_round),
-                    key,
-                );
+                let word = noise_word(Purpose::WeightNoise, g, bm_round);
+                fill_normals(&mut s.noise_w, c0 as u32, row_global, p.stream, word, key);
             }
-            let res = &mut s.res[r * cols..(r + 1) * cols];
+            // The ADC writes its codes over the analog values of the row.
+            let acc = &mut s.acc[a * cols..(a + 1) * cols];
             let exceeded = if with_w_noise {
                 let acc_abs = &s.acc_abs[a * cols..(a + 1) * cols];
-                adc_row(
-                    p,
-                    res,
-                    acc.iter().zip(acc_abs).enumerate().map(|(c, (&v, &va))| {
-                        v + p.out_noise * s.noise[c] + p.w_noise * va.sqrt() * s.noise_w[c]
-                    }),
-                )
+                for ((v, &va), (&n, &nw)) in acc
+                    .iter_mut()
+                    .zip(acc_abs)
+                    .zip(s.noise.iter().zip(&s.noise_w))
+                {
+                    *v = *v + p.out_noise * n + p.w_noise * va.sqrt() * nw;
+                }
+                adc_row(p, acc)
             } else if p.out_noise > 0.0 {
-                adc_row(
-                    p,
-                    res,
-                    acc.iter().zip(&s.noise).map(|(&v, &n)| v + p.out_noise * n),
-                )
+                for (v, &n) in acc.iter_mut().zip(&s.noise) {
+                    *v += p.out_noise * n;
+                }
+                adc_row(p, acc)
             } else {
-                adc_row(p, res, acc.iter().copied())
+                adc_row(p, acc)
             };
             if exceeded && bm_round + 1 < p.max_rounds {
                 rfac[r] *= 2.0;
                 still.push(r);
+            } else {
+                // Final round of this row: its digital partial sum joins the output.
+                let back = alpha[r] * rfac[r] * gain[tile];
+                let y_row = &mut y_block[r * n_out + c0..r * n_out + c0 + cols];
+                for (y, &q) in y_row.iter_mut().zip(acc.iter()) {
+                    *y += q * back;
+                }
             }
         }
         active = still;
     }
-
-    let tile = (g * p.out_groups + o) as usize;
-    for r in 0..n_rows {
-        if alpha[r] > 0.0 {
-            let back = alpha[r] * rfac[r] * gain[tile];
-            let y_row = &mut y_block[r * n_out + c0..r * n_out + c0 + cols];
-            for (y, &q) in y_row.iter_mut().zip(&s.res[r * cols..(r + 1) * cols]) {
-                *y += q * back;
-            }
-        }
-    }
 }
 
-/// ADC of one row of analog outputs into `res`; true when any output, rounded, lies
-/// beyond the bound (the bound-management trigger).
+/// ADC of one row of analog outputs, in place; true when any output, rounded, lies beyond
+/// the bound (the bound-management trigger).
 #[inline(always)]
-fn adc_row(p: &MvmParams, res: &mut [f32], analog: impl Iterator<Item = f32>) -> bool {
+fn adc_row(p: &MvmParams, row: &mut [f32]) -> bool {
     let mut exceeded = false;
     if p.adc_step > 0.0 {
-        for (out, v) in res.iter_mut().zip(analog) {
-            let q = (v / p.adc_step).round_ties_even() * p.adc_step;
+        for v in row.iter_mut() {
+            let q = (*v / p.adc_step).round_ties_even() * p.adc_step;
             exceeded |= q.abs() > p.adc_bound;
-            *out = q.clamp(-p.adc_bound, p.adc_bound);
-        }
-    } else {
-        for (out, v) in res.iter_mut().zip(analog) {
-            *out = v;
+            *v = q.clamp(-p.adc_bound, p.adc_bound);
         }
     }
     exceeded
