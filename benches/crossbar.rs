@@ -42,14 +42,21 @@ fn mvm(c: &mut Criterion) {
 
         let mut y = vec![0f32; BATCH * n];
         group.bench_function("plain_f32_gemm", |b| {
-            b.iter(|| matmul_parallel(BATCH, n, n, black_box(&mut y), black_box(&x), n, &w, n))
+            b.iter(|| {
+                matmul_parallel(
+                    black_box(&mut y),
+                    (BATCH, n, n),
+                    (black_box(&x), n),
+                    (&w, n),
+                )
+            })
         });
 
         let chip = Chip {
             seed: Seed(1),
             instance: 0,
         };
-        let layer = program_layer(&CpuBackend, &hw, &w, n, n, None, 0, chip).expect("program");
+        let layer = program_layer(&CpuBackend, &hw, &w, (n, n), None, 0, chip).expect("program");
         group.bench_function("analog_cpu", |b| {
             b.iter(|| {
                 layer
@@ -59,7 +66,7 @@ fn mvm(c: &mut Criterion) {
         });
 
         if let Some(gpu) = &gpu {
-            let layer = program_layer(gpu, &hw, &w, n, n, None, 0, chip).expect("program");
+            let layer = program_layer(gpu, &hw, &w, (n, n), None, 0, chip).expect("program");
             let name = format!("analog_gpu ({})", gpu.describe());
             group.bench_function(name, |b| {
                 b.iter(|| layer.forward(gpu, black_box(&x), BATCH, 0).expect("mvm"))

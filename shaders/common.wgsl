@@ -72,7 +72,7 @@ fn ln_poly(x: f32) -> f32 {
     p = p * m - 1.6668058e-1;
     p = p * m + 2.0000714e-1;
     p = p * m - 2.4999994e-1;
-    p = p * m + 3.3333331e-1;
+    p = p * m + 3.333333e-1;
     let e = f32(exponent);
     var y = m * z * p;
     y = y + -2.1219444e-4 * e;

@@ -48,7 +48,7 @@ impl<L> AnalogLayer<L> {
     }
 }
 
-/// Programs chip `chip` of layer `layer_id` with weights `w` (n_out, n_in) and an optional
+/// Programs chip `chip` of layer `layer_id` with weights `w` of shape (n_out, n_in) and an optional
 /// digital bias (n_out).
 ///
 /// # Errors
@@ -57,8 +57,7 @@ pub fn program_layer<B: Backend>(
     backend: &B,
     hw: &HwConfig,
     w: &[f32],
-    n_out: usize,
-    n_in: usize,
+    (n_out, n_in): (usize, usize),
     bias: Option<&[f32]>,
     layer_id: u32,
     chip: Chip,

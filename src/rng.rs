@@ -132,7 +132,7 @@ pub fn ln_poly(x: f32) -> f32 {
     p = p * m - 1.666_805_8e-1;
     p = p * m + 2.000_071_4e-1;
     p = p * m - 2.499_999_4e-1;
-    p = p * m + 3.333_333_1e-1;
+    p = p * m + 3.333_333e-1;
     let e = exponent as f32;
     let mut y = m * z * p;
     y += -2.121_944_4e-4 * e;
@@ -212,7 +212,7 @@ mod simd {
         let mut lane = first;
         let mut written = 0;
         // Unaligned head: up to the next block boundary.
-        while written < out.len() && lane % 4 != 0 {
+        while written < out.len() && !lane.is_multiple_of(4) {
             out[written] =
                 normals4([lane / 4, words[0], words[1], words[2]], key)[(lane % 4) as usize];
             written += 1;

@@ -21,8 +21,7 @@ fn run<B: Backend>(backend: &B, case: &str, key: &str, preset: &str, overrides: 
         backend,
         &hw,
         &w,
-        n_out,
-        n_in,
+        (n_out, n_in),
         None,
         0,
         Chip {

@@ -31,8 +31,8 @@ fn compare(gpu: &GpuBackend, case: &Case) {
         instance: 3,
     };
     let cpu_layer =
-        program_layer(&CpuBackend, &hw, &w, case.n_out, case.n_in, None, 1, chip).unwrap();
-    let gpu_layer = program_layer(gpu, &hw, &w, case.n_out, case.n_in, None, 1, chip).unwrap();
+        program_layer(&CpuBackend, &hw, &w, (case.n_out, case.n_in), None, 1, chip).unwrap();
+    let gpu_layer = program_layer(gpu, &hw, &w, (case.n_out, case.n_in), None, 1, chip).unwrap();
 
     let (gc, gg) = (
         cpu_layer.conductances(&CpuBackend).unwrap(),

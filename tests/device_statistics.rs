@@ -27,8 +27,7 @@ fn layer(
         &CpuBackend,
         &hw,
         &w,
-        n_out,
-        n_in,
+        (n_out, n_in),
         None,
         0,
         Chip {

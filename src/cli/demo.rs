@@ -128,8 +128,7 @@ fn scenario<B: Backend>(
             backend,
             hw,
             w,
-            n,
-            n,
+            (n, n),
             None,
             0,
             Chip {

@@ -134,7 +134,7 @@ fn mvm_instances<B: Backend>(
             seed: Seed(args.seed),
             instance,
         };
-        let layer = program_layer(backend, hw, w, n_out, n_in, bias, 0, chip)?;
+        let layer = program_layer(backend, hw, w, (n_out, n_in), bias, 0, chip)?;
         y.extend(layer.forward(backend, x, batch, 0)?);
         if progress {
             eprint!("\rchip instance {}/{}", instance + 1, args.instances);

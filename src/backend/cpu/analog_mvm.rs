@@ -19,6 +19,18 @@ fn rows_per_task(batch: usize) -> usize {
     batch.div_ceil(2 * threads).clamp(8, 256)
 }
 
+/// What every tile pass of one call reads: parameters, weights, gains.
+#[derive(Clone, Copy)]
+struct LayerView<'a> {
+    p: &'a MvmParams,
+    /// Effective weights (n_out, n_in).
+    w: &'a [f32],
+    /// |w|, for the weight read noise.
+    w_abs: Option<&'a [f32]>,
+    /// Drift-compensation gain per tile.
+    gain: &'a [f32],
+}
+
 /// Per-task scratch space, reused across tiles.
 #[derive(Default)]
 struct Scratch {
@@ -53,13 +65,12 @@ pub fn analog_mvm(
         .zip(x.par_chunks(rows * n_in))
         .enumerate()
         .for_each_init(Scratch::default, |scratch, (block, (y_block, x_block))| {
+            let layer = LayerView { p, w, w_abs, gain };
             let first_row = (block * rows) as u32;
             y_block.fill(0.0);
             for o in 0..p.out_groups {
                 for g in 0..p.in_groups {
-                    simd::tile_pass(
-                        p, g, o, first_row, x_block, w, w_abs, gain, y_block, scratch,
-                    );
+                    simd::tile_pass(&layer, g, o, first_row, x_block, y_block, scratch);
                 }
             }
         });
@@ -70,36 +81,28 @@ mod simd {
     //! target has no SSE4.1, so without it every rounding of the DAC and ADC is a libm call.
     //! No floating-point contraction is enabled, so both builds give identical results.
 
-    use super::{MvmParams, Scratch, tile_pass_impl};
+    use super::{LayerView, Scratch, tile_pass_impl};
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn tile_pass_avx2(
-        p: &MvmParams,
+        layer: &LayerView,
         g: u32,
         o: u32,
         first_row: u32,
         x_block: &[f32],
-        w: &[f32],
-        w_abs: Option<&[f32]>,
-        gain: &[f32],
         y_block: &mut [f32],
         s: &mut Scratch,
     ) {
-        tile_pass_impl(p, g, o, first_row, x_block, w, w_abs, gain, y_block, s)
+        tile_pass_impl(layer, g, o, first_row, x_block, y_block, s)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn tile_pass(
-        p: &MvmParams,
+        layer: &LayerView,
         g: u32,
         o: u32,
         first_row: u32,
         x_block: &[f32],
-        w: &[f32],
-        w_abs: Option<&[f32]>,
-        gain: &[f32],
         y_block: &mut [f32],
         s: &mut Scratch,
     ) {
@@ -107,31 +110,26 @@ mod simd {
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 // SAFETY: the CPU supports the features the function is compiled for.
-                return unsafe {
-                    tile_pass_avx2(p, g, o, first_row, x_block, w, w_abs, gain, y_block, s)
-                };
+                return unsafe { tile_pass_avx2(layer, g, o, first_row, x_block, y_block, s) };
             }
         }
-        tile_pass_impl(p, g, o, first_row, x_block, w, w_abs, gain, y_block, s)
+        tile_pass_impl(layer, g, o, first_row, x_block, y_block, s)
     }
 }
 
 /// One tile (input group `g`, output group `o`) on a block of input vectors; adds the
 /// tile's digitised partial sums into `y_block`. Twin of the body of `analog_mvm` in WGSL.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn tile_pass_impl(
-    p: &MvmParams,
+    layer: &LayerView,
     g: u32,
     o: u32,
     first_row: u32,
     x_block: &[f32],
-    w: &[f32],
-    w_abs: Option<&[f32]>,
-    gain: &[f32],
     y_block: &mut [f32],
     s: &mut Scratch,
 ) {
+    let LayerView { p, w, w_abs, gain } = *layer;
     let (n_in, n_out) = (p.n_in as usize, p.n_out as usize);
     let n_rows = x_block.len() / n_in;
     let k0 = split_start(p.n_in, p.in_groups, g) as usize;
@@ -179,14 +177,10 @@ fn tile_pass_impl(
         s.acc.resize(n_act * cols, 0.0);
         // acc (n_act, cols) = xq (n_act, kn) . W[c0.., k0..]^T
         matmul(
-            n_act,
-            cols,
-            kn,
             &mut s.acc,
-            &s.xq,
-            kn,
-            &w[c0 * n_in + k0..],
-            n_in,
+            (n_act, cols, kn),
+            (&s.xq, kn),
+            (&w[c0 * n_in + k0..], n_in),
         );
         if with_w_noise {
             s.xq2.clear();
@@ -194,14 +188,10 @@ fn tile_pass_impl(
             s.acc_abs.resize(n_act * cols, 0.0);
             let w_abs = w_abs.unwrap_or(w);
             matmul(
-                n_act,
-                cols,
-                kn,
                 &mut s.acc_abs,
-                &s.xq2,
-                kn,
-                &w_abs[c0 * n_in + k0..],
-                n_in,
+                (n_act, cols, kn),
+                (&s.xq2, kn),
+                (&w_abs[c0 * n_in + k0..], n_in),
             );
         }
 

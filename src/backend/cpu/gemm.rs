@@ -1,70 +1,35 @@
 //! Safe wrapper over the blocked SIMD GEMM of the `gemm` crate for the shapes the engine
 //! uses: a row-major left operand times the transpose of a row-major weight block.
 
-/// `dst (m, n) = lhs (m, k) . rhs^T`, where `lhs` is row-major with row stride `lhs_rs`
-/// and `rhs` holds the weight rows: element (c, j) of the (n, k) block at `c * rhs_rs + j`.
-/// Single-threaded: callers parallelise over blocks of rows.
+/// A matrix operand: its elements and the offset between its rows.
+pub type Operand<'a> = (&'a [f32], usize);
+
+/// `dst (m, n) = lhs (m, k) . rhs^T` for `shape = (m, n, k)`, where `lhs` is row-major with
+/// row stride `lhs_rs` and `rhs` holds the weight rows: element (c, j) of the (n, k) block at
+/// `c * rhs_rs + j`. Single-threaded: callers parallelise over blocks of rows.
 ///
 /// # Panics
 /// When a slice is too short for the shape (an internal invariant, not user input).
-pub fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    lhs: &[f32],
-    lhs_rs: usize,
-    rhs: &[f32],
-    rhs_rs: usize,
-) {
-    matmul_with(
-        m,
-        n,
-        k,
-        dst,
-        lhs,
-        lhs_rs,
-        rhs,
-        rhs_rs,
-        gemm::Parallelism::None,
-    )
+pub fn matmul(dst: &mut [f32], shape: (usize, usize, usize), lhs: Operand<'_>, rhs: Operand<'_>) {
+    matmul_with(dst, shape, lhs, rhs, gemm::Parallelism::None)
 }
 
 /// [`matmul`] on all cores, for a single large product (the plain-GEMM baseline).
 pub fn matmul_parallel(
-    m: usize,
-    n: usize,
-    k: usize,
     dst: &mut [f32],
-    lhs: &[f32],
-    lhs_rs: usize,
-    rhs: &[f32],
-    rhs_rs: usize,
+    shape: (usize, usize, usize),
+    lhs: Operand<'_>,
+    rhs: Operand<'_>,
 ) {
     let threads = rayon::current_num_threads();
-    matmul_with(
-        m,
-        n,
-        k,
-        dst,
-        lhs,
-        lhs_rs,
-        rhs,
-        rhs_rs,
-        gemm::Parallelism::Rayon(threads),
-    )
+    matmul_with(dst, shape, lhs, rhs, gemm::Parallelism::Rayon(threads))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn matmul_with(
-    m: usize,
-    n: usize,
-    k: usize,
     dst: &mut [f32],
-    lhs: &[f32],
-    lhs_rs: usize,
-    rhs: &[f32],
-    rhs_rs: usize,
+    (m, n, k): (usize, usize, usize),
+    (lhs, lhs_rs): Operand<'_>,
+    (rhs, rhs_rs): Operand<'_>,
     parallelism: gemm::Parallelism,
 ) {
     if m == 0 || n == 0 {
@@ -120,7 +85,7 @@ mod tests {
             .map(|i| ((i * 53) % 19) as f32 - 9.0)
             .collect();
         let mut dst = vec![f32::NAN; m * n];
-        matmul(m, n, k, &mut dst, &lhs, lhs_rs, &rhs, rhs_rs);
+        matmul(&mut dst, (m, n, k), (&lhs, lhs_rs), (&rhs, rhs_rs));
         for r in 0..m {
             for c in 0..n {
                 let expected: f32 = (0..k)

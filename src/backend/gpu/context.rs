@@ -105,8 +105,9 @@ impl GpuContext {
                 (kernel, pipeline)
             })
             .collect();
-        let max_binding =
-            u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         let context = GpuContext {
             device,
             queue,

@@ -224,9 +224,7 @@ impl Backend for GpuBackend {
         let (n_in, n_out) = (layer.grid.n_in, layer.grid.n_out);
         let batch = params.batch as usize;
         let widest = 4 * n_in.max(n_out) as u64;
-        let rows_per_chunk = ((ctx.max_binding / widest) as usize)
-            .min(65_535 * MVM_ROWS)
-            .max(1);
+        let rows_per_chunk = ((ctx.max_binding / widest) as usize).clamp(1, 65_535 * MVM_ROWS);
         let mut y = Vec::with_capacity(batch * n_out);
         for start in (0..batch).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(batch - start);
