@@ -160,13 +160,9 @@ fn analog_mvm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
                                 let n = normals4(vec4<u32>(gc >> 2u, row_global, p.stream, noise_word(PURPOSE_WEIGHT_NOISE, g, bm_round)), key);
                                 v = v + p.w_noise * sqrt(acc_abs[r * COLS + c]) * n[gc & 3u];
                             }
-                            var q = v;
-                            if (p.adc_step > 0.0) {
-                                q = round(v / p.adc_step) * p.adc_step;
-                                exceeded = exceeded || abs(q) > p.adc_bound;
-                                q = clamp(q, -p.adc_bound, p.adc_bound);
-                            }
-                            res[r * COLS + c] = q;
+                            let q = round_to_step(v, p.adc_step);
+                            exceeded = exceeded || abs(q) > p.adc_bound;
+                            res[r * COLS + c] = clamp(q, -p.adc_bound, p.adc_bound);
                         }
                     }
                     if (exceeded) {

@@ -1,6 +1,6 @@
 // Helpers prepended to every kernel of the engine.
 // Twins: src/rng.rs (philox4x32_10, uniform01, ln_poly, sincos_turn, normals4, uniforms4),
-// src/mapping.rs (split_start, split_size, group_of), src/backend/params.rs (quantize).
+// src/mapping.rs (split_start, split_size, group_of), src/backend/params.rs (round_to_step, quantize).
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
@@ -138,12 +138,17 @@ fn group_of(x: u32, total: u32, groups: u32) -> u32 {
     return extra + (x - big_end) / base;
 }
 
-// DAC or ADC: round half to even on the step, then clip; step 0 is ideal.
-fn quantize(v: f32, step: f32, bound: f32) -> f32 {
+// Round half to even on the converter's step; step 0 (an ideal converter) keeps v.
+fn round_to_step(v: f32, step: f32) -> f32 {
     if (step > 0.0) {
-        return clamp(round(v / step) * step, -bound, bound);
+        return round(v / step) * step;
     }
     return v;
+}
+
+// DAC or ADC: round on the step, then clip (an ideal converter's bound is infinite).
+fn quantize(v: f32, step: f32, bound: f32) -> f32 {
+    return clamp(round_to_step(v, step), -bound, bound);
 }
 
 fn noise_word(purpose: u32, group: u32, round: u32) -> u32 {

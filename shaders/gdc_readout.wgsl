@@ -55,13 +55,9 @@ fn readout_column(o: u32, j: u32) -> f32 {
                 let word = p.purpose | READOUT_WEIGHT_NOISE | (bm_round << 24u);
                 y = y + p.w_noise * sqrt(abs(wij) * xq * xq) * normals4(vec4<u32>(i >> 2u, j, p.stream, word), key)[i & 3u];
             }
-            var q = y;
-            if (p.adc_step > 0.0) {
-                q = round(y / p.adc_step) * p.adc_step;
-                exceeded = exceeded || abs(q) > p.adc_bound;
-                q = clamp(q, -p.adc_bound, p.adc_bound);
-            }
-            sum = sum + abs(q);
+            let q = round_to_step(y, p.adc_step);
+            exceeded = exceeded || abs(q) > p.adc_bound;
+            sum = sum + abs(clamp(q, -p.adc_bound, p.adc_bound));
         }
         if (!exceeded || bm_round + 1u == p.max_rounds) {
             break;

@@ -322,15 +322,22 @@ impl ReadoutParams {
     }
 }
 
-/// DAC or ADC: round half to even on the step, then clip. Step 0 is an ideal converter.
-/// Twin of `quantize` in `shaders/common.wgsl`.
+/// Rounds half to even on the converter's step; step 0 (an ideal converter) keeps `v`.
+/// Twin of `round_to_step` in `shaders/common.wgsl`.
 #[inline(always)]
-pub fn quantize(v: f32, step: f32, bound: f32) -> f32 {
+pub fn round_to_step(v: f32, step: f32) -> f32 {
     if step > 0.0 {
-        ((v / step).round_ties_even() * step).clamp(-bound, bound)
+        (v / step).round_ties_even() * step
     } else {
         v
     }
+}
+
+/// DAC or ADC: round on the step, then clip (an ideal converter's bound is infinite).
+/// Twin of `quantize` in `shaders/common.wgsl`.
+#[inline(always)]
+pub fn quantize(v: f32, step: f32, bound: f32) -> f32 {
+    round_to_step(v, step).clamp(-bound, bound)
 }
 
 /// The third and fourth noise-counter words of a tile's output noise: the input group

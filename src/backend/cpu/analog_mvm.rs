@@ -7,7 +7,7 @@
 //! and fuses noise, ADC and the bound check into one pass over its result.
 
 use super::gemm::matmul;
-use crate::backend::params::{MvmParams, noise_word, quantize};
+use crate::backend::params::{MvmParams, noise_word, quantize, round_to_step};
 use crate::mapping::{split_size, split_start};
 use crate::rng::{Purpose, fill_normals};
 use rayon::prelude::*;
@@ -247,12 +247,10 @@ fn tile_pass_impl(
 #[inline(always)]
 fn adc_row(p: &MvmParams, row: &mut [f32]) -> bool {
     let mut exceeded = false;
-    if p.adc_step > 0.0 {
-        for v in row.iter_mut() {
-            let q = (*v / p.adc_step).round_ties_even() * p.adc_step;
-            exceeded |= q.abs() > p.adc_bound;
-            *v = q.clamp(-p.adc_bound, p.adc_bound);
-        }
+    for v in row.iter_mut() {
+        let q = round_to_step(*v, p.adc_step);
+        exceeded |= q.abs() > p.adc_bound;
+        *v = q.clamp(-p.adc_bound, p.adc_bound);
     }
     exceeded
 }

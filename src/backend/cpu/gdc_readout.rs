@@ -6,7 +6,7 @@
 //! CPU twin of `shaders/gdc_readout.wgsl` (same name, same `ReadoutParams`, one
 //! `(output group, input column)` item per GPU invocation).
 
-use crate::backend::params::{ReadoutParams, quantize};
+use crate::backend::params::{ReadoutParams, quantize, round_to_step};
 use crate::mapping::{split_size, split_start};
 use crate::rng::normals4;
 use rayon::prelude::*;
@@ -55,13 +55,9 @@ fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
                     * (wij.abs() * xq * xq).sqrt()
                     * normals4([i >> 2, j, p.stream, word], key)[(i & 3) as usize];
             }
-            let mut q = y;
-            if p.adc_step > 0.0 {
-                q = (y / p.adc_step).round_ties_even() * p.adc_step;
-                exceeded = exceeded || q.abs() > p.adc_bound;
-                q = q.clamp(-p.adc_bound, p.adc_bound);
-            }
-            sum += q.abs();
+            let q = round_to_step(y, p.adc_step);
+            exceeded = exceeded || q.abs() > p.adc_bound;
+            sum += q.clamp(-p.adc_bound, p.adc_bound).abs();
         }
         if !exceeded || bm_round + 1 == p.max_rounds {
             break;
