@@ -13,5 +13,6 @@ pub mod error;
 pub mod io;
 pub mod mapping;
 pub mod rng;
+mod simd;
 
 pub use error::{Error, Result};

@@ -248,7 +248,7 @@ mod simd {
     pub(super) fn dispatch_fill(out: &mut [f32], first: u32, words: [u32; 3], key: [u32; 2]) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if crate::simd::avx2_fma() {
                 // SAFETY: the CPU supports the features the function is compiled for.
                 return unsafe { fill_avx2(out, first, words, key) };
             }

@@ -46,6 +46,13 @@ struct Scratch {
     noise: Vec<f32>,
     /// Weight read noise of one row.
     noise_w: Vec<f32>,
+    /// Noise-management scale of each row of the block.
+    alpha: Vec<f32>,
+    /// Bound-management factor r of each row.
+    rfac: Vec<f32>,
+    /// Rows still converting in this round, and those repeating in the next.
+    active: Vec<usize>,
+    repeat: Vec<usize>,
 }
 
 /// Runs `p.batch` input vectors `x` (batch, n_in) through the layer and writes `y`
@@ -108,7 +115,7 @@ mod simd {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if crate::simd::avx2_fma() {
                 // SAFETY: the CPU supports the features the function is compiled for.
                 return unsafe { tile_pass_avx2(layer, g, o, first_row, x_block, y_block, s) };
             }
@@ -137,35 +144,37 @@ fn tile_pass_impl(
     let c0 = split_start(p.n_out, p.out_groups, o) as usize;
     let cols = split_size(p.n_out, p.out_groups, o) as usize;
     let key = [p.key_lo, p.key_hi];
-    let with_w_noise = p.w_noise > 0.0 && w_abs.is_some();
+    // The weight read noise needs |W|, which the backend supplies exactly when it is on.
+    let w_abs = w_abs.filter(|_| p.w_noise > 0.0);
 
     // Noise management: one scale per input vector and tile.
-    let alpha: Vec<f32> = (0..n_rows)
-        .map(|r| {
-            if p.nm_abs_max == 1 {
-                x_block[r * n_in + k0..r * n_in + k0 + kn]
-                    .iter()
-                    .fold(0f32, |m, v| m.max(v.abs()))
-            } else {
-                1.0
-            }
-        })
-        .collect();
+    s.alpha.clear();
+    s.alpha.extend((0..n_rows).map(|r| {
+        if p.nm_abs_max == 1 {
+            x_block[r * n_in + k0..r * n_in + k0 + kn]
+                .iter()
+                .fold(0f32, |m, v| m.max(v.abs()))
+        } else {
+            1.0
+        }
+    }));
     // An all-zero input vector gives zero output: no conversion happens.
-    let mut active: Vec<usize> = (0..n_rows).filter(|&r| alpha[r] > 0.0).collect();
-    let mut rfac = vec![1f32; n_rows];
+    s.active.clear();
+    s.active.extend((0..n_rows).filter(|&r| s.alpha[r] > 0.0));
+    s.rfac.clear();
+    s.rfac.resize(n_rows, 1.0);
     s.noise.resize(cols, 0.0);
     s.noise_w.resize(cols, 0.0);
     let tile = (g * p.out_groups + o) as usize;
 
     for bm_round in 0..p.max_rounds {
-        if active.is_empty() {
+        if s.active.is_empty() {
             break;
         }
-        let n_act = active.len();
+        let n_act = s.active.len();
         s.xq.clear();
-        for &r in &active {
-            let scale = alpha[r] * rfac[r];
+        for &r in &s.active {
+            let scale = s.alpha[r] * s.rfac[r];
             let xs = &x_block[r * n_in + k0..r * n_in + k0 + kn];
             let start = s.xq.len();
             s.xq.resize(start + kn, 0.0);
@@ -182,11 +191,10 @@ fn tile_pass_impl(
             (&s.xq, kn),
             (&w[c0 * n_in + k0..], n_in),
         );
-        if with_w_noise {
+        if let Some(w_abs) = w_abs {
             s.xq2.clear();
             s.xq2.extend(s.xq.iter().map(|v| v * v));
             s.acc_abs.resize(n_act * cols, 0.0);
-            let w_abs = w_abs.unwrap_or(w);
             matmul(
                 &mut s.acc_abs,
                 (n_act, cols, kn),
@@ -195,20 +203,20 @@ fn tile_pass_impl(
             );
         }
 
-        let mut still = Vec::new();
-        for (a, &r) in active.iter().enumerate() {
+        s.repeat.clear();
+        for (a, &r) in s.active.iter().enumerate() {
             let row_global = p.row_offset + first_row + r as u32;
             if p.out_noise > 0.0 {
                 let word = noise_word(Purpose::OutNoise, g, bm_round);
                 fill_normals(&mut s.noise, c0 as u32, row_global, p.stream, word, key);
             }
-            if with_w_noise {
+            if w_abs.is_some() {
                 let word = noise_word(Purpose::WeightNoise, g, bm_round);
                 fill_normals(&mut s.noise_w, c0 as u32, row_global, p.stream, word, key);
             }
             // The ADC writes its codes over the analog values of the row.
             let acc = &mut s.acc[a * cols..(a + 1) * cols];
-            let exceeded = if with_w_noise {
+            let exceeded = if w_abs.is_some() {
                 let acc_abs = &s.acc_abs[a * cols..(a + 1) * cols];
                 for ((v, &va), (&n, &nw)) in acc
                     .iter_mut()
@@ -227,18 +235,18 @@ fn tile_pass_impl(
                 adc_row(p, acc)
             };
             if exceeded && bm_round + 1 < p.max_rounds {
-                rfac[r] *= 2.0;
-                still.push(r);
+                s.rfac[r] *= 2.0;
+                s.repeat.push(r);
             } else {
                 // Final round of this row: its digital partial sum joins the output.
-                let back = alpha[r] * rfac[r] * gain[tile];
+                let back = s.alpha[r] * s.rfac[r] * gain[tile];
                 let y_row = &mut y_block[r * n_out + c0..r * n_out + c0 + cols];
                 for (y, &q) in y_row.iter_mut().zip(acc.iter()) {
                     *y += q * back;
                 }
             }
         }
-        active = still;
+        std::mem::swap(&mut s.active, &mut s.repeat);
     }
 }
 
