@@ -225,23 +225,39 @@ impl GpuContext {
         self.check()
     }
 
-    /// Copies `len` floats out of a storage buffer.
-    pub(super) fn download(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
-        let bytes = (4 * len) as u64;
-        if bytes == 0 {
-            return Ok(Vec::new());
-        }
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("download"),
-            size: bytes,
+    /// A host-readable buffer for `len` floats of results.
+    pub(super) fn staging(&self, len: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("staging"),
+            size: (4 * len.max(1)) as u64,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+        })
+    }
+
+    /// Copies `len` floats out of a storage buffer.
+    pub(super) fn download(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+        let encoder = self.device.create_command_encoder(&Default::default());
+        self.submit_and_read(encoder, buffer, &self.staging(len), len)
+    }
+
+    /// Appends to `encoder` a copy of the first `len` floats of `buffer` into `staging`,
+    /// submits it, waits, and returns those floats.
+    pub(super) fn submit_and_read(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        buffer: &wgpu::Buffer,
+        staging: &wgpu::Buffer,
+        len: usize,
+    ) -> Result<Vec<f32>> {
+        let bytes = (4 * len) as u64;
+        if bytes == 0 {
+            return self.submit(encoder).map(|()| Vec::new());
+        }
+        encoder.copy_buffer_to_buffer(buffer, 0, staging, 0, bytes);
         self.submit(encoder)?;
         let (sender, receiver) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        staging.map_async(wgpu::MapMode::Read, ..bytes, move |result| {
             let _ = sender.send(result);
         });
         self.device
@@ -252,7 +268,7 @@ impl GpuContext {
             .map_err(|_| Error::Gpu("buffer mapping was abandoned".into()))?
             .map_err(|e| Error::Gpu(format!("cannot map a result buffer: {e}")))?;
         let view = staging
-            .get_mapped_range(..)
+            .get_mapped_range(..bytes)
             .map_err(|e| Error::Gpu(format!("cannot read a result buffer: {e}")))?;
         let data = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
         drop(view);

@@ -225,11 +225,17 @@ impl Backend for GpuBackend {
         let batch = params.batch as usize;
         let widest = 4 * n_in.max(n_out) as u64;
         let rows_per_chunk = ((ctx.max_binding / widest) as usize).clamp(1, 65_535 * MVM_ROWS);
+        // One set of buffers for the call, sized for the largest batch chunk.
+        let capacity = rows_per_chunk.min(batch);
+        let x_buffer = ctx.storage("x", capacity * n_in);
+        let y_buffer = ctx.storage("y", capacity * n_out);
+        let staging = ctx.staging(capacity * n_out);
         let mut y = Vec::with_capacity(batch * n_out);
         for start in (0..batch).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(batch - start);
-            let x_buffer = ctx.upload("x", &x[start * n_in..(start + rows) * n_in]);
-            let y_buffer = ctx.storage("y", rows * n_out);
+            let x_chunk = &x[start * n_in..(start + rows) * n_in];
+            ctx.queue
+                .write_buffer(&x_buffer, 0, bytemuck::cast_slice(x_chunk));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             let mut uniforms = Vec::with_capacity(layer.chunks.len());
             for chunk in &layer.chunks {
@@ -252,8 +258,7 @@ impl Backend for GpuBackend {
                 let groups = (rows.div_ceil(MVM_ROWS) as u32, chunk.group_count as u32);
                 ctx.dispatch(&mut encoder, Kernel::AnalogMvm, &buffers, groups);
             }
-            ctx.submit(encoder)?;
-            y.extend(ctx.download(&y_buffer, rows * n_out)?);
+            y.extend(ctx.submit_and_read(encoder, &y_buffer, &staging, rows * n_out)?);
         }
         Ok(y)
     }
