@@ -59,7 +59,7 @@ pub struct DeviceParams {
 impl DeviceParams {
     /// The parameters of a validated configuration.
     pub fn new(hw: &HwConfig) -> Self {
-        let d = &hw.device;
+        let d = hw.device();
         let t = d.t_inference_s;
         let drifts = d.model == DeviceModel::Pcm && t > 0.0;
         DeviceParams {

@@ -79,7 +79,7 @@ pub fn program_layer<B: Backend>(
         ensure_finite("bias", b)?;
     }
     let grid = TileGrid::new(n_out, n_in, hw.tile_rows, hw.tile_cols)?;
-    let scales = grid.conductance_scales(w, hw.device.g_max_us);
+    let scales = grid.conductance_scales(w, hw.device().g_max_us);
     let stream = Stream::chip(layer_id, chip.instance);
     let params = ProgramParams::new(hw, &grid, 0..n_out, chip.seed, stream);
     let mut layer = backend.program(&grid, w, &scales, &params)?;
@@ -87,7 +87,7 @@ pub fn program_layer<B: Backend>(
 
     let mut gains = vec![1.0; grid.tiles()];
     let drifts = DeviceParams::new(hw).drifts == 1;
-    if hw.device.drift_compensation == DriftCompensation::Global && drifts {
+    if hw.device().drift_compensation == DriftCompensation::Global && drifts {
         let before =
             ReadoutParams::new(&grid, &periphery, chip.seed, stream, Purpose::ReadoutBefore);
         let after = ReadoutParams::new(&grid, &periphery, chip.seed, stream, Purpose::ReadoutAfter);
@@ -107,23 +107,24 @@ pub fn program_layer<B: Backend>(
     })
 }
 
-/// Per tile: mean |F(I)| right after programming over mean |F(I)| now. Both means share
-/// the tile's size, so the ratio of the sums is the ratio of the means.
+/// Per tile: mean |F(I)| right after programming over mean |F(I)| now.
 fn compensation_gains(grid: &TileGrid, before: &[f32], after: &[f32]) -> Vec<f32> {
     let mut gains = Vec::with_capacity(grid.tiles());
     for g in 0..grid.in_groups {
+        let inputs = grid.in_range(g);
         for o in 0..grid.out_groups {
-            let cols = grid.in_range(g);
-            let row = &before[o * grid.n_in..(o + 1) * grid.n_in];
-            let b: f64 = row[cols.clone()].iter().map(|&v| f64::from(v)).sum();
-            let a: f64 = after[o * grid.n_in..(o + 1) * grid.n_in][cols]
-                .iter()
-                .map(|&v| f64::from(v))
-                .sum();
-            let size = (grid.in_range(g).len() * grid.out_range(o).len()) as f64;
-            // A read-out of (almost) nothing carries no information: leave the tile alone.
-            let gain = if b > 0.0 {
-                b / (a / size).max(1e-4) / size
+            // The read-out sums of tile (g, o): output group o's row, input group g's columns.
+            let tile_sum = |sums: &[f32]| -> f64 {
+                sums[o * grid.n_in..][inputs.clone()]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .sum()
+            };
+            let size = (inputs.len() * grid.out_range(o).len()) as f64;
+            let (mean_before, mean_after) = (tile_sum(before) / size, tile_sum(after) / size);
+            // A read-out of nothing carries no information: leave the tile alone.
+            let gain = if mean_before > 0.0 {
+                mean_before / mean_after.max(1e-4)
             } else {
                 1.0
             };

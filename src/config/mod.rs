@@ -177,13 +177,16 @@ pub struct HwConfig {
     pub out_noise: f32,
     /// Per-MVM weight read noise coefficient.
     pub w_noise: f32,
-    /// Device section, checked.
-    pub device: DeviceSection,
     /// Conductance levels per device (0 = continuous).
     pub weight_levels: u32,
 }
 
 impl HwConfig {
+    /// The device section (validated with the rest).
+    pub fn device(&self) -> &DeviceSection {
+        &self.file.device
+    }
+
     /// Checks every value of `file`; `origin` names it in errors.
     ///
     /// # Errors
@@ -248,7 +251,6 @@ impl HwConfig {
             max_bm_rounds,
             out_noise: file.adc.out_noise,
             w_noise: file.device.w_noise,
-            device: file.device.clone(),
             weight_levels: levels,
             file,
         })
@@ -346,7 +348,7 @@ mod tests {
     fn overrides_change_values_and_reject_unknown_keys() {
         let hw = load("ideal", &["tile.rows=64".into(), "device.model=pcm".into()]).unwrap();
         assert_eq!(hw.tile_rows, 64);
-        assert_eq!(hw.device.model, DeviceModel::Pcm);
+        assert_eq!(hw.device().model, DeviceModel::Pcm);
         let err = load("ideal", &["tile.rowz=64".into()])
             .unwrap_err()
             .to_string();
