@@ -254,6 +254,11 @@ fn tile_pass_impl(
 /// the bound (the bound-management trigger).
 #[inline(always)]
 fn adc_row(p: &MvmParams, row: &mut [f32]) -> bool {
+    // An ideal ADC (step 0) leaves the row as it is; testing that once, outside the loop,
+    // keeps the loop branch-free and vectorised.
+    if p.adc_step == 0.0 {
+        return false;
+    }
     let mut exceeded = false;
     for v in row.iter_mut() {
         let q = round_to_step(*v, p.adc_step);
