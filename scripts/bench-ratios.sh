@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# Runs the crossbar benchmarks and prints each analog backend's time as a ratio of the plain
-# f32 GEMM of the same shape measured in the same run (the figures in the README).
+# Runs the crossbar and LeNet benchmarks and prints each analog backend's time as a ratio of
+# the plain f32 baseline measured in the same run (the figures in the README).
 # Usage: scripts/bench-ratios.sh [extra criterion arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench --bench crossbar -- "$@"
+cargo bench --bench crossbar --bench lenet -- "$@"
 python3 - <<'PY'
 import json, pathlib
 root = pathlib.Path("target/criterion")
-for group in sorted(p for p in root.glob("mvm_*") if p.is_dir()):
+for group in sorted(p for p in list(root.glob("mvm_*")) + list(root.glob("lenet_*")) if p.is_dir()):
     def mean(bench):
         est = bench / "new" / "estimates.json"
         return json.loads(est.read_text())["mean"]["point_estimate"] / 1e6 if est.exists() else None
-    base = mean(group / "plain_f32_gemm")
+    baseline = "plain_f32_gemm" if group.name.startswith("mvm_") else "plain_f32"
+    base = mean(group / baseline)
     for bench in sorted(group.iterdir()):
         t = mean(bench)
-        if t is None or bench.name in ("plain_f32_gemm", "report"):
+        if t is None or bench.name in (baseline, "report"):
             continue
-        print(f"{group.name:28} {bench.name:44} {t:9.3f} ms   GEMM {base:9.3f} ms   ratio {t / base:5.2f}")
+        print(f"{group.name:28} {bench.name:44} {t:9.3f} ms   {baseline} {base:9.3f} ms   ratio {t / base:5.2f}")
 PY

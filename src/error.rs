@@ -55,6 +55,28 @@ pub enum Error {
         message: String,
     },
 
+    /// A dataset file that is missing, malformed, truncated or inconsistent.
+    #[error("dataset {origin}: {message}")]
+    Data {
+        /// The file, or the dataset name where no file is involved.
+        origin: String,
+        /// What is wrong, naming the field or record.
+        message: String,
+    },
+
+    /// A network description or weight file that is malformed or does not fit together.
+    #[error("network {origin}: {message}")]
+    Network {
+        /// The file, or the node where no file is involved.
+        origin: String,
+        /// What is wrong, naming the node or tensor.
+        message: String,
+    },
+
+    /// Training failed or a checkpoint does not fit the run.
+    #[error("training: {0}")]
+    Training(String),
+
     /// Arrays whose shapes do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
@@ -84,6 +106,24 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl Error {
+    /// A dataset error about `origin`.
+    pub fn data(origin: impl std::fmt::Display, message: impl Into<String>) -> Self {
+        Error::Data {
+            origin: origin.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// A network error about `origin`.
+    pub fn network(origin: impl std::fmt::Display, message: impl Into<String>) -> Self {
+        Error::Network {
+            origin: origin.to_string(),
+            message: message.into(),
         }
     }
 }

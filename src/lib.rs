@@ -7,12 +7,16 @@
 
 pub mod backend;
 pub mod config;
+pub mod data;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod io;
 pub mod mapping;
+pub mod network;
 pub mod rng;
+pub mod train;
 mod simd;
 
 pub use error::{Error, Result};

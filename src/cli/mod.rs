@@ -2,7 +2,9 @@
 //! Errors print as one line (`error: ...` with their context chain) and exit non-zero.
 
 mod demo;
+mod eval;
 mod mvm;
+mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use imcnas::backend::Backend;
@@ -26,6 +28,12 @@ enum Command {
     /// Analog matrix-vector products of a layer on crossbar hardware:
     /// Y = tile(X . W^T) + b over one or more chip instances.
     Mvm(mvm::MvmArgs),
+    /// Train a network (LeNet or a small ResNet) on a dataset, optionally hardware-aware, and
+    /// export it to the network format.
+    Train(train::TrainArgs),
+    /// Test accuracy of a trained network on crossbar hardware over chip instances and drift
+    /// times, beside its float accuracy.
+    Eval(eval::EvalArgs),
 }
 
 /// Where the kernels run.
@@ -97,6 +105,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => demo::run(&args),
         Command::Mvm(args) => mvm::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -139,7 +139,8 @@ pub struct Quantizer {
 }
 
 impl Quantizer {
-    fn new(bits: u32, bound: f32) -> Self {
+    /// A converter of `bits` bits (0 = ideal) over [-bound, bound].
+    pub fn new(bits: u32, bound: f32) -> Self {
         if bits == 0 {
             Quantizer {
                 step: 0.0,
@@ -185,6 +186,16 @@ impl HwConfig {
     /// The device section (validated with the rest).
     pub fn device(&self) -> &DeviceSection {
         &self.file.device
+    }
+
+    /// The same hardware read `seconds` after programming.
+    ///
+    /// # Errors
+    /// A time out of the configuration's range.
+    pub fn at_time(&self, seconds: f64, origin: &str) -> Result<Self> {
+        let mut file = self.file.clone();
+        file.device.t_inference_s = seconds;
+        Self::validate(file, origin)
     }
 
     /// Checks every value of `file`; `origin` names it in errors.

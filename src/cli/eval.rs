@@ -1,0 +1,108 @@
+//! `imcnas eval`: test accuracy of a trained network on crossbar hardware over chip
+//! instances and drift times.
+
+use super::{AnyBackend, BackendChoice, with_backend};
+use imcnas::config;
+use imcnas::data::{self, DatasetName, Split};
+use imcnas::eval::{DriftTime, EvalOptions, evaluate, report};
+use imcnas::network::Network;
+use std::path::PathBuf;
+
+/// Arguments of `imcnas eval`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Model folder with network.json and weights.safetensors.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Hardware configuration: a TOML file or a preset (ideal, quant-only, aihwkit-default, pcm).
+    #[arg(long, value_name = "HW.toml|PRESET")]
+    config: String,
+    /// Override a configuration key, e.g. --set adc.bits=8 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Dataset whose test split is evaluated.
+    #[arg(long, default_value = "digits")]
+    dataset: String,
+    /// Folder holding the dataset files.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Chip instances per drift time.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    instances: u32,
+    /// Drift times after programming, comma-separated, with units s, m, h, d, w, y.
+    #[arg(long, value_delimiter = ',', default_value = "0,1h,1d,30d,1y")]
+    t_inference: Vec<String>,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    max_images: Option<usize>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Seed of the chip draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Write eval.json, eval.csv, eval.config.toml and accuracy-vs-drift.svg here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Runs `imcnas eval`.
+///
+/// # Errors
+/// Bad arguments or files, backend failures; nothing is written then.
+pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    let hw = config::load(&args.config, &args.overrides)?;
+    let times = args
+        .t_inference
+        .iter()
+        .map(|t| t.parse::<DriftTime>())
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.batch == 0 {
+        anyhow::bail!("--batch 0: expected at least 1 image per pass");
+    }
+    let net = Network::load(&args.model)?;
+    let name: DatasetName = args.dataset.parse()?;
+    let mut test = data::load(name, Split::Test, args.data_dir.as_deref())?;
+    if let Some(max) = args.max_images {
+        let keep: Vec<usize> = (0..max.min(test.len())).collect();
+        test = test.select(&keep);
+    }
+    let options = EvalOptions {
+        instances: args.instances,
+        times,
+        seed: args.seed,
+        batch: args.batch,
+    };
+    let backend = AnyBackend::open(args.backend)?;
+    let total = u64::from(args.instances) * options.times.len() as u64;
+    let bar = indicatif::ProgressBar::new(total).with_style(
+        indicatif::ProgressStyle::with_template("evaluating [{bar:40}] {pos}/{len} chips, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let report = with_backend!(&backend, |b| evaluate(
+        b,
+        &hw,
+        &args.config,
+        &net,
+        &test,
+        &options,
+        || bar.inc(1)
+    ))?;
+    bar.finish_and_clear();
+    if let Some(dir) = &args.out {
+        report::write_all(&report, &hw.file.to_toml(), dir)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report::table(&report));
+    }
+    Ok(())
+}

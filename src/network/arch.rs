@@ -1,0 +1,218 @@
+//! The architectures `imcnas train` builds: the LeNet-like CNN of the benchmarks and a family of
+//! small ResNets (stem conv, residual basic blocks in three stages, global pool, linear), in the
+//! style of the CIFAR ResNets of He et al.: depth 6n+2 with n blocks per stage.
+
+use super::graph::{FORMAT, Graph, GraphFile, INPUT, RawNode};
+use crate::error::{Error, Result};
+use std::str::FromStr;
+
+/// A named architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// conv 1->16 5x5, relu, maxpool 2, conv 16->32 5x5, relu, maxpool 2, fc 512->128, relu,
+    /// fc 128->10 (for 28x28 inputs; the first fc adapts to other sizes).
+    LeNet,
+    /// ResNet of depth `6 * blocks + 2`, stage widths `width`, `2 width`, `4 width`.
+    ResNet {
+        /// Basic blocks per stage.
+        blocks: usize,
+        /// Channels of the stem and the first stage.
+        width: usize,
+    },
+}
+
+impl FromStr for Arch {
+    type Err = Error;
+
+    /// `lenet`, or `resnet{D}` with D = 6n+2 (resnet8, resnet14, resnet20, ...), optionally
+    /// `-w{W}` for the stem width (default 16): `resnet8-w8`.
+    fn from_str(name: &str) -> Result<Arch> {
+        let bad = || {
+            Error::network(
+                name,
+                "unknown architecture (known: lenet, resnet8, resnet14, resnet20, ... = 6n+2, with optional -wW stem width, e.g. resnet8-w8)",
+            )
+        };
+        if name == "lenet" {
+            return Ok(Arch::LeNet);
+        }
+        let rest = name.strip_prefix("resnet").ok_or_else(bad)?;
+        let (depth, width) = match rest.split_once("-w") {
+            Some((d, w)) => (d, w.parse::<usize>().map_err(|_| bad())?),
+            None => (rest, 16),
+        };
+        let depth: usize = depth.parse().map_err(|_| bad())?;
+        if depth < 8 || (depth - 2) % 6 != 0 || !(1..=256).contains(&width) {
+            return Err(bad());
+        }
+        Ok(Arch::ResNet {
+            blocks: (depth - 2) / 6,
+            width,
+        })
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Arch::LeNet => write!(f, "lenet"),
+            Arch::ResNet { blocks, width: 16 } => write!(f, "resnet{}", 6 * blocks + 2),
+            Arch::ResNet { blocks, width } => write!(f, "resnet{}-w{width}", 6 * blocks + 2),
+        }
+    }
+}
+
+/// Appends nodes; each reads the previous node unless told otherwise.
+struct Builder {
+    nodes: Vec<RawNode>,
+}
+
+impl Builder {
+    fn push(&mut self, name: &str, op: &str, inputs: Option<&[&str]>) -> &mut RawNode {
+        self.nodes.push(RawNode {
+            name: name.into(),
+            op: op.into(),
+            inputs: inputs.map(|v| v.iter().map(|s| s.to_string()).collect()),
+            ..RawNode::default()
+        });
+        self.nodes.last_mut().expect("just pushed")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn conv(&mut self, name: &str, from: Option<&str>, io: (usize, usize), k: usize, s: usize) {
+        let inputs = from.map(|f| vec![f]);
+        let node = self.push(name, "conv2d", inputs.as_deref());
+        node.in_channels = Some(io.0);
+        node.out_channels = Some(io.1);
+        node.kernel = Some(k);
+        node.stride = Some(s);
+        node.padding = Some(k / 2);
+        // Followed by batch norm: a bias would be redundant.
+        node.bias = Some(false);
+    }
+
+    fn bn(&mut self, name: &str, channels: usize) {
+        self.push(name, "batch_norm", None).channels = Some(channels);
+    }
+
+    fn linear(&mut self, name: &str, (i, o): (usize, usize)) {
+        let node = self.push(name, "linear", None);
+        node.in_features = Some(i);
+        node.out_features = Some(o);
+        node.bias = Some(true);
+    }
+
+    fn pool(&mut self, name: &str, k: usize) {
+        self.push(name, "max_pool", None).kernel = Some(k);
+    }
+}
+
+impl Arch {
+    /// The graph for images of shape `input` (channels, height, width) and `classes` classes.
+    ///
+    /// # Errors
+    /// Inputs too small for the architecture.
+    pub fn graph(&self, input: [usize; 3], classes: usize) -> Result<Graph> {
+        let mut b = Builder { nodes: Vec::new() };
+        match *self {
+            Arch::LeNet => {
+                let (h, w) = (input[1], input[2]);
+                let side = |s: usize| (s.saturating_sub(4) / 2).saturating_sub(4) / 2;
+                let conv = |b: &mut Builder, name: &str, io: (usize, usize)| {
+                    let node = b.push(name, "conv2d", None);
+                    node.in_channels = Some(io.0);
+                    node.out_channels = Some(io.1);
+                    node.kernel = Some(5);
+                    node.bias = Some(true);
+                };
+                conv(&mut b, "conv1", (input[0], 16));
+                b.push("relu1", "relu", None);
+                b.pool("pool1", 2);
+                conv(&mut b, "conv2", (16, 32));
+                b.push("relu2", "relu", None);
+                b.pool("pool2", 2);
+                b.push("flatten", "flatten", None);
+                b.linear("fc1", (32 * side(h) * side(w), 128));
+                b.push("relu3", "relu", None);
+                b.linear("fc2", (128, classes));
+            }
+            Arch::ResNet { blocks, width } => {
+                b.conv("stem.conv", Some(INPUT), (input[0], width), 3, 1);
+                b.bn("stem.bn", width);
+                b.push("stem.relu", "relu", None);
+                let mut last = "stem.relu".to_string();
+                let mut channels = width;
+                for stage in 0..3 {
+                    let out = width << stage;
+                    for block in 0..blocks {
+                        let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+                        let p = format!("layer{}.{block}", stage + 1);
+                        b.conv(&format!("{p}.conv1"), Some(&last), (channels, out), 3, stride);
+                        b.bn(&format!("{p}.bn1"), out);
+                        b.push(&format!("{p}.relu1"), "relu", None);
+                        b.conv(&format!("{p}.conv2"), None, (out, out), 3, 1);
+                        b.bn(&format!("{p}.bn2"), out);
+                        let shortcut = if stride != 1 || channels != out {
+                            // Projection shortcut: 1x1 conv + batch norm, as in ResNet option B.
+                            b.conv(&format!("{p}.down.conv"), Some(&last), (channels, out), 1, stride);
+                            b.bn(&format!("{p}.down.bn"), out);
+                            format!("{p}.down.bn")
+                        } else {
+                            last.clone()
+                        };
+                        let bn2 = format!("{p}.bn2");
+                        b.push(&format!("{p}.add"), "add", Some(&[&bn2, &shortcut]));
+                        b.push(&format!("{p}.relu2"), "relu", None);
+                        last = format!("{p}.relu2");
+                        channels = out;
+                    }
+                }
+                b.push("pool", "global_avg_pool", None);
+                b.push("flatten", "flatten", None);
+                b.linear("fc", (channels, classes));
+            }
+        }
+        let file = GraphFile {
+            format: FORMAT.into(),
+            version: 1,
+            input,
+            classes,
+            nodes: b.nodes,
+            normalization: None,
+        };
+        Graph::from_file(&file, &format!("{self} on input {input:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenet_matches_the_benchmark_net() {
+        let g = Arch::LeNet.graph([1, 28, 28], 10).unwrap();
+        let matrices: Vec<_> = g.matrix_nodes().map(|i| g.nodes[i].op.matrix().unwrap()).collect();
+        assert_eq!(matrices, [(16, 25), (32, 400), (128, 512), (10, 128)]);
+    }
+
+    #[test]
+    fn resnet_family_depths_and_names() {
+        for (name, convs) in [("resnet8", 7 + 2), ("resnet14-w8", 13 + 2), ("resnet20", 19 + 2)] {
+            let arch: Arch = name.parse().unwrap();
+            assert_eq!(arch.to_string(), name);
+            let g = arch.graph([3, 32, 32], 10).unwrap();
+            // Stem + 2 per block + 2 projection shortcuts, then the classifier.
+            assert_eq!(g.matrix_nodes().count(), convs + 1, "{name}");
+            // The graph survives its file form.
+            assert_eq!(Graph::from_file(&g.to_file(), name).unwrap(), g);
+        }
+        assert!("resnet9".parse::<Arch>().is_err());
+        assert!("vgg".parse::<Arch>().is_err());
+    }
+
+    #[test]
+    fn lenet_rejects_inputs_too_small() {
+        let e = Arch::LeNet.graph([1, 8, 8], 10).unwrap_err().to_string();
+        assert!(e.contains("conv2"), "{e}");
+    }
+}

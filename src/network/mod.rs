@@ -1,0 +1,225 @@
+//! Networks: a graph of layers ([`graph`]) stored as JSON (`network.json`) with its weights in
+//! safetensors (`weights.safetensors`, PyTorch names and layouts), the architecture family
+//! that `imcnas train` builds ([`arch`]), and its execution in f32 or on crossbar tiles
+//! ([`exec`]).
+
+pub mod arch;
+pub mod exec;
+pub mod graph;
+
+pub use graph::{Graph, GraphFile, Node, Op, Shape3};
+
+use crate::data::Normalization;
+use crate::error::{Error, Result, ensure_finite};
+use crate::io::write_atomic;
+use safetensors::tensor::{Dtype, TensorView};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// File name of the architecture in a model folder.
+pub const ARCH_FILE: &str = "network.json";
+/// File name of the weights in a model folder.
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+
+/// A graph with all its tensors, checked against each other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// The layers.
+    pub graph: Graph,
+    /// Input normalisation, if the network expects one.
+    pub normalization: Option<Normalization>,
+    tensors: BTreeMap<String, Vec<f32>>,
+}
+
+impl Network {
+    /// Joins a graph and its tensors (`{node}.{suffix}` -> row-major values).
+    ///
+    /// # Errors
+    /// A missing, extra, wrongly sized or non-finite tensor; normalisation of the wrong length.
+    pub fn new(
+        graph: Graph,
+        normalization: Option<Normalization>,
+        tensors: BTreeMap<String, Vec<f32>>,
+        origin: &str,
+    ) -> Result<Network> {
+        let bad = |message: String| Error::network(origin, message);
+        let mut expected = 0;
+        for node in &graph.nodes {
+            for (suffix, shape) in node.op.tensors() {
+                let key = format!("{}.{suffix}", node.name);
+                let len: usize = shape.iter().product();
+                let values = tensors
+                    .get(&key)
+                    .ok_or_else(|| bad(format!("tensor {key} (shape {shape:?}) is missing")))?;
+                if values.len() != len {
+                    return Err(bad(format!(
+                        "tensor {key} holds {} values, the node needs shape {shape:?}",
+                        values.len()
+                    )));
+                }
+                ensure_finite(&key, values).map_err(|e| bad(e.to_string()))?;
+                expected += 1;
+            }
+        }
+        if tensors.len() != expected {
+            let extra = tensors
+                .keys()
+                .find(|k| !graph_has_tensor(&graph, k))
+                .cloned()
+                .unwrap_or_default();
+            return Err(bad(format!("tensor {extra} belongs to no node")));
+        }
+        if let Some(norm) = &normalization {
+            let c = graph.input[0];
+            if norm.mean.len() != c || norm.std.len() != c || norm.std.iter().any(|&s| s <= 0.0)
+            {
+                return Err(bad(format!(
+                    "normalization needs {c} means and {c} positive stds"
+                )));
+            }
+        }
+        Ok(Network {
+            graph,
+            normalization,
+            tensors,
+        })
+    }
+
+    /// The tensor `{node}.{suffix}`.
+    ///
+    /// # Panics
+    /// When the node has no such tensor (checked at construction for every op's tensors).
+    pub fn tensor(&self, node: &str, suffix: &str) -> &[f32] {
+        &self.tensors[&format!("{node}.{suffix}")]
+    }
+
+    /// All tensors by name.
+    pub fn tensors(&self) -> &BTreeMap<String, Vec<f32>> {
+        &self.tensors
+    }
+
+    /// Loads `network.json` and `weights.safetensors` from a model folder.
+    ///
+    /// # Errors
+    /// Unreadable or malformed files, and everything [`Network::new`] checks.
+    pub fn load(dir: &Path) -> Result<Network> {
+        Self::load_files(&dir.join(ARCH_FILE), &dir.join(WEIGHTS_FILE))
+    }
+
+    /// Loads an architecture file and a weight file.
+    ///
+    /// # Errors
+    /// As [`Network::load`].
+    pub fn load_files(arch: &Path, weights: &Path) -> Result<Network> {
+        let origin = arch.display().to_string();
+        let text = std::fs::read_to_string(arch).map_err(|e| Error::io(arch, e))?;
+        let file: GraphFile = serde_json::from_str(&text)
+            .map_err(|e| Error::network(&origin, format!("not a network description ({e})")))?;
+        let graph = Graph::from_file(&file, &origin)?;
+        let tensors = read_safetensors(weights)?;
+        Network::new(
+            graph,
+            file.normalization,
+            tensors,
+            &weights.display().to_string(),
+        )
+    }
+
+    /// Writes `network.json` and `weights.safetensors` into `dir` (created if missing), each
+    /// file atomically.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut file = self.graph.to_file();
+        file.normalization = self.normalization.clone();
+        let json = serde_json::to_string_pretty(&file).expect("network JSON is serialisable");
+        write_atomic(&dir.join(ARCH_FILE), json.as_bytes())?;
+        let views: Vec<(String, TensorView<'_>)> = self
+            .graph
+            .nodes
+            .iter()
+            .flat_map(|node| {
+                node.op.tensors().into_iter().map(move |(suffix, shape)| {
+                    let key = format!("{}.{suffix}", node.name);
+                    (key, shape)
+                })
+            })
+            .map(|(key, shape)| {
+                let bytes: &[u8] = bytemuck::cast_slice(&self.tensors[&key]);
+                let view = TensorView::new(Dtype::F32, shape, bytes).expect("sizes checked");
+                (key, view)
+            })
+            .collect();
+        let bytes = safetensors::serialize(views, None)
+            .map_err(|e| Error::network(dir.display(), format!("safetensors: {e}")))?;
+        write_atomic(&dir.join(WEIGHTS_FILE), &bytes)
+    }
+}
+
+fn graph_has_tensor(graph: &Graph, key: &str) -> bool {
+    graph.nodes.iter().any(|node| {
+        node.op
+            .tensors()
+            .iter()
+            .any(|(suffix, _)| key == format!("{}.{suffix}", node.name))
+    })
+}
+
+/// Reads every tensor of a safetensors file as f32 (f32, f16, bf16 and f64 are accepted; the
+/// crate checks the header's offsets against the file's real size).
+fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Vec<f32>>> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::network(&origin, format!("not a safetensors file ({e})")))?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in file.tensors() {
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|b| half_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
+                .collect(),
+            other => {
+                return Err(Error::network(
+                    &origin,
+                    format!("tensor {name} has element type {other:?}; store floats"),
+                ));
+            }
+        };
+        tensors.insert(name, values);
+    }
+    Ok(tensors)
+}
+
+/// IEEE half to single precision.
+fn half_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let mant = u32::from(h & 0x3ff);
+    let bits = match (exp, mant) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: value = m * 2^-24.
+            let v = m as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}

@@ -1,0 +1,10 @@
+//! Training networks in burn: the trainable graph ([`model`]), hardware-aware noise
+//! ([`hwa`]) and the epoch loop with checkpoints and resume ([`run`]).
+
+pub mod hwa;
+pub mod model;
+pub mod run;
+
+pub use hwa::Hwa;
+pub use model::TrainNet;
+pub use run::{TrainOptions, TrainReport, train};
