@@ -7,9 +7,9 @@
 //! which also accepts software adapters).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use imcnas::backend::Backend;
 use imcnas::backend::cpu::CpuBackend;
 use imcnas::backend::gpu::GpuBackend;
-use imcnas::backend::Backend;
 use imcnas::config;
 use imcnas::data::{self, DatasetName, Split};
 use imcnas::engine::Chip;
@@ -24,32 +24,47 @@ const BATCH: usize = 256;
 
 fn lenet(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    let test = data::load(DatasetName::Mnist, Split::Test, Some(&dir)).expect("MNIST in ../shared/datasets");
+    let test = data::load(DatasetName::Mnist, Split::Test, Some(&dir))
+        .expect("MNIST in ../shared/datasets");
     let images = &test.images[..BATCH * test.image_len()];
     let device = burn::tensor::Device::flex();
     device.seed(5);
     let graph = Arch::LeNet.graph(test.shape, 10).expect("lenet");
-    let net = TrainNet::new(&graph, &device).to_network(None).expect("network");
+    let net = TrainNet::new(&graph, &device)
+        .to_network(None)
+        .expect("network");
     let exec = Executor::new(&net);
     let hw = config::load("aihwkit-default", &[]).expect("preset");
-    let chip = Chip { seed: Seed(1), instance: 0 };
+    let chip = Chip {
+        seed: Seed(1),
+        instance: 0,
+    };
 
     let mut group = c.benchmark_group(format!("lenet_batch{BATCH}"));
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(20);
     let float = FloatMatrices::new(&net);
     group.bench_function("plain_f32", |b| {
-        b.iter(|| exec.logits(&float, black_box(images), BATCH, 0).expect("float"))
+        b.iter(|| {
+            exec.logits(&float, black_box(images), BATCH, 0)
+                .expect("float")
+        })
     });
     let cpu = AnalogMatrices::program(&CpuBackend, &hw, &net, chip).expect("program");
     group.bench_function("analog_cpu", |b| {
-        b.iter(|| exec.logits(&cpu, black_box(images), BATCH, 0).expect("analog"))
+        b.iter(|| {
+            exec.logits(&cpu, black_box(images), BATCH, 0)
+                .expect("analog")
+        })
     });
     let any = std::env::var("IMCNAS_BENCH_GPU").is_ok_and(|v| v == "1");
     if let Ok(gpu) = GpuBackend::new(any) {
         let matrices = AnalogMatrices::program(&gpu, &hw, &net, chip).expect("program");
         group.bench_function(format!("analog_gpu ({})", gpu.describe()), |b| {
-            b.iter(|| exec.logits(&matrices, black_box(images), BATCH, 0).expect("analog"))
+            b.iter(|| {
+                exec.logits(&matrices, black_box(images), BATCH, 0)
+                    .expect("analog")
+            })
         });
     }
     group.finish();

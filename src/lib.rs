@@ -16,7 +16,7 @@ pub mod io;
 pub mod mapping;
 pub mod network;
 pub mod rng;
-pub mod train;
 mod simd;
+pub mod train;
 
 pub use error::{Error, Result};

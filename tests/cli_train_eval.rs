@@ -18,7 +18,15 @@ fn imcnas() -> Command {
 }
 
 const TRAIN: [&str; 10] = [
-    "train", "--dataset", "digits", "--arch", "resnet8-w8", "--epochs", "4", "--seed", "5",
+    "train",
+    "--dataset",
+    "digits",
+    "--arch",
+    "resnet8-w8",
+    "--epochs",
+    "4",
+    "--seed",
+    "5",
     "--noise-eta",
 ];
 
@@ -51,7 +59,10 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
 
     // Kill a second run as soon as its first checkpoint is on disk.
     let killed = scratch("killed");
-    let mut child = train_args(&killed).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = train_args(&killed)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while !killed.join("checkpoint.bin").exists() && started.elapsed() < Duration::from_secs(600) {
         std::thread::sleep(Duration::from_millis(20));
@@ -59,7 +70,10 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
     child.kill().unwrap();
     child.wait().unwrap();
     let done_before = metrics(&killed).len();
-    assert!(done_before < 4, "the run finished before it could be killed");
+    assert!(
+        done_before < 4,
+        "the run finished before it could be killed"
+    );
 
     // Without --resume the folder is refused; with it, the run continues.
     let refused = train_args(&killed).output().unwrap();
@@ -67,12 +81,18 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
     ok(train_args(&killed).arg("--resume").output().unwrap());
     let resumed = metrics(&killed);
-    let epochs: Vec<u64> = resumed.iter().map(|m| m["epoch"].as_u64().unwrap()).collect();
+    let epochs: Vec<u64> = resumed
+        .iter()
+        .map(|m| m["epoch"].as_u64().unwrap())
+        .collect();
     assert_eq!(epochs, [1, 2, 3, 4], "each epoch exactly once");
     for (a, b) in resumed.iter().zip(&full) {
         for key in ["train_loss", "val_accuracy"] {
             let (a, b) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
-            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{key}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                "{key}: {a} vs {b}"
+            );
         }
     }
     let saved: serde_json::Value =
@@ -82,8 +102,23 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
     // Evaluate the model on PCM hardware at two drift times.
     let report = scratch("eval");
     let stdout = ok(imcnas()
-        .args(["eval", "--backend", "cpu", "--config", "pcm", "--dataset", "digits"])
-        .args(["--instances", "3", "--t-inference", "0,1d", "--json", "--model"])
+        .args([
+            "eval",
+            "--backend",
+            "cpu",
+            "--config",
+            "pcm",
+            "--dataset",
+            "digits",
+        ])
+        .args([
+            "--instances",
+            "3",
+            "--t-inference",
+            "0,1d",
+            "--json",
+            "--model",
+        ])
         .arg(&whole)
         .arg("--out")
         .arg(&report)
@@ -105,6 +140,54 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
     let svg = std::fs::read_to_string(report.join("accuracy-vs-drift.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("accuracy"));
     assert!(report.join("eval.config.toml").exists());
+    assert!(
+        !report.join("eval.partial.json").exists(),
+        "partial results removed when done"
+    );
+
+    // A killed evaluation keeps the chips it finished and measures only the rest.
+    let eval = |dir: &Path| {
+        let mut cmd = imcnas();
+        cmd.args([
+            "eval",
+            "--backend",
+            "cpu",
+            "--config",
+            "pcm",
+            "--instances",
+            "12",
+        ])
+        .args(["--t-inference", "1d", "--json", "--model"])
+        .arg(&whole)
+        .arg("--out")
+        .arg(dir);
+        cmd
+    };
+    let accuracies = |stdout: &str| -> Vec<f64> {
+        let v: serde_json::Value = serde_json::from_str(stdout).unwrap();
+        serde_json::from_value(v["points"][0]["accuracies"].clone()).unwrap()
+    };
+    let uninterrupted = accuracies(&ok(eval(&scratch("eval-whole")).output().unwrap()));
+    let interrupted = scratch("eval-killed");
+    let mut child = eval(&interrupted)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial = interrupted.join("eval.partial.json");
+    let started = Instant::now();
+    while !partial.exists() && started.elapsed() < Duration::from_secs(600) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&partial).unwrap()).unwrap();
+    let kept = saved["accuracies"][0].as_array().unwrap().len();
+    assert!((1..12).contains(&kept), "{kept} chips saved");
+    assert_eq!(
+        accuracies(&ok(eval(&interrupted).output().unwrap())),
+        uninterrupted
+    );
 }
 
 /// Runs a command expected to fail; returns its one-line error.
@@ -120,17 +203,48 @@ fn fails(cmd: &mut Command) -> String {
 #[test]
 fn bad_training_and_evaluation_input_fails_in_one_line() {
     let out = scratch("bad");
-    let e = fails(imcnas().args(["train", "--dataset", "imagenet", "--out"]).arg(&out));
+    let e = fails(
+        imcnas()
+            .args(["train", "--dataset", "imagenet", "--out"])
+            .arg(&out),
+    );
     assert!(e.contains("imagenet"), "{e}");
-    let e = fails(imcnas().args(["train", "--arch", "resnet9", "--out"]).arg(&out));
+    let e = fails(
+        imcnas()
+            .args(["train", "--arch", "resnet9", "--out"])
+            .arg(&out),
+    );
     assert!(e.contains("resnet9"), "{e}");
-    let e = fails(imcnas().args(["train", "--arch", "lenet", "--out"]).arg(&out));
+    let e = fails(
+        imcnas()
+            .args(["train", "--arch", "lenet", "--out"])
+            .arg(&out),
+    );
     assert!(e.contains("conv2"), "{e}");
-    let e = fails(imcnas().args(["train", "--dataset", "mnist", "--data-dir", "/nonexistent", "--out"]).arg(&out));
+    let e = fails(
+        imcnas()
+            .args([
+                "train",
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                "/nonexistent",
+                "--out",
+            ])
+            .arg(&out),
+    );
     assert!(e.contains("/nonexistent"), "{e}");
     assert!(!out.exists(), "nothing written on bad input");
     let e = fails(imcnas().args(["eval", "--config", "pcm", "--model", "/nonexistent"]));
     assert!(e.contains("network.json"), "{e}");
-    let e = fails(imcnas().args(["eval", "--config", "pcm", "--t-inference", "1x", "--model", "/x"]));
+    let e = fails(imcnas().args([
+        "eval",
+        "--config",
+        "pcm",
+        "--t-inference",
+        "1x",
+        "--model",
+        "/x",
+    ]));
     assert!(e.contains("1x"), "{e}");
 }

@@ -15,7 +15,12 @@ fn scratch(name: &str) -> PathBuf {
 fn saved_resnet(name: &str) -> (PathBuf, Network) {
     let device = burn::tensor::Device::flex();
     device.seed(1);
-    let graph = Arch::ResNet { blocks: 1, width: 4 }.graph([3, 16, 16], 10).unwrap();
+    let graph = Arch::ResNet {
+        blocks: 1,
+        width: 4,
+    }
+    .graph([3, 16, 16], 10)
+    .unwrap();
     let net = TrainNet::new(&graph, &device).to_network(None).unwrap();
     let dir = scratch(name);
     net.save(&dir).unwrap();
@@ -24,7 +29,8 @@ fn saved_resnet(name: &str) -> (PathBuf, Network) {
 
 fn edit_json(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = dir.join("network.json");
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     edit(&mut v);
     std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
 }
@@ -47,9 +53,15 @@ fn malformed_architectures_are_refused() {
     let cases: [(Edit, &str); 8] = [
         (|v| v["format"] = "onnx".into(), "format"),
         (|v| v["nodes"][0]["op"] = "conv3d".into(), "unknown op"),
-        (|v| v["nodes"][0]["in_features"] = 3.into(), "does not apply"),
+        (
+            |v| v["nodes"][0]["in_features"] = 3.into(),
+            "does not apply",
+        ),
         (|v| v["nodes"][0]["in_channels"] = 2.into(), "in_channels"),
-        (|v| v["nodes"][1]["inputs"] = serde_json::json!(["nowhere"]), "nowhere"),
+        (
+            |v| v["nodes"][1]["inputs"] = serde_json::json!(["nowhere"]),
+            "nowhere",
+        ),
         (|v| v["nodes"][1]["name"] = "stem.conv".into(), "unique"),
         (|v| v["classes"] = 7.into(), "class logits"),
         (|v| v["nodes"][0]["kernel"] = 99.into(), "window"),
@@ -58,7 +70,10 @@ fn malformed_architectures_are_refused() {
         let (dir, _) = saved_resnet(&format!("arch{i}"));
         edit_json(&dir, edit);
         let e = load_error(&dir);
-        assert!(e.contains(expected) && e.contains("network.json"), "case {i}: {e}");
+        assert!(
+            e.contains(expected) && e.contains("network.json"),
+            "case {i}: {e}"
+        );
     }
     let (dir, _) = saved_resnet("unknown-field");
     edit_json(&dir, |v| v["nodes"][0]["dilation"] = 2.into());
@@ -74,9 +89,16 @@ fn weights_that_do_not_fit_are_refused() {
     let other = TrainNet::new(&lenet, &device).to_network(None).unwrap();
     let other_dir = scratch("lenet-weights");
     other.save(&other_dir).unwrap();
-    std::fs::copy(other_dir.join("weights.safetensors"), dir.join("weights.safetensors")).unwrap();
+    std::fs::copy(
+        other_dir.join("weights.safetensors"),
+        dir.join("weights.safetensors"),
+    )
+    .unwrap();
     let e = load_error(&dir);
-    assert!(e.contains("weights.safetensors") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("weights.safetensors") && e.contains("missing"),
+        "{e}"
+    );
 
     // A conv with a wider kernel than its stored weight.
     let (dir, _) = saved_resnet("wrong-size");
@@ -85,7 +107,10 @@ fn weights_that_do_not_fit_are_refused() {
         v["nodes"][0]["padding"] = 2.into();
     });
     let e = load_error(&dir);
-    assert!(e.contains("stem.conv.weight") && e.contains("values"), "{e}");
+    assert!(
+        e.contains("stem.conv.weight") && e.contains("values"),
+        "{e}"
+    );
 
     // Truncated and garbage weight files.
     let (dir, _) = saved_resnet("truncated");

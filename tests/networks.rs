@@ -41,7 +41,12 @@ fn options(dataset: &str, arch: &str, epochs: usize, max_train: Option<usize>) -
 }
 
 fn mnist(split: Split) -> Dataset {
-    data::load(DatasetName::Mnist, split, Some(&common::shared().join("datasets"))).unwrap()
+    data::load(
+        DatasetName::Mnist,
+        split,
+        Some(&common::shared().join("datasets")),
+    )
+    .unwrap()
 }
 
 /// A LeNet trained for one epoch on part of MNIST, shared by the tests of this file.
@@ -52,7 +57,16 @@ fn lenet_mnist() -> &'static Network {
         let graph = Arch::LeNet.graph(train_set.shape, 10).unwrap();
         let out = scratch("lenet");
         let opts = options("mnist", "lenet", 1, Some(6000));
-        let report = train(&opts, &graph, train_set, None, &Device::flex(), &out, false, false);
+        let report = train(
+            &opts,
+            &graph,
+            train_set,
+            None,
+            &Device::flex(),
+            &out,
+            false,
+            false,
+        );
         report.unwrap().network
     })
 }
@@ -105,7 +119,11 @@ fn compare(a: &[f32], b: &[f32], classes: usize) -> (f64, f32) {
 /// How many MNIST test images a backend runs: all of them, but a prefix on a software GPU
 /// adapter (llvmpipe runs the kernels about a hundred times slower than the CPU backend).
 fn images_for(backend: &impl Backend) -> usize {
-    if backend.describe().contains("software") { 200 } else { 10_000 }
+    if backend.describe().contains("software") {
+        200
+    } else {
+        10_000
+    }
 }
 
 fn ideal_matches_burn<B: Backend>(backend: &B) {
@@ -114,7 +132,10 @@ fn ideal_matches_burn<B: Backend>(backend: &B) {
     let test = test.select(&(0..images_for(backend).min(test.len())).collect::<Vec<_>>());
     let reference = burn_logits(net, &test);
     let hw = config::load("ideal", &[]).unwrap();
-    let chip = Chip { seed: Seed(3), instance: 0 };
+    let chip = Chip {
+        seed: Seed(3),
+        instance: 0,
+    };
     let matrices = AnalogMatrices::program(backend, &hw, net, chip).unwrap();
     let analog = network_logits(net, &matrices, &test);
     let (agree, worst) = compare(&analog, &reference, 10);
@@ -130,7 +151,9 @@ fn ideal_matches_burn<B: Backend>(backend: &B) {
     assert!(compare(&float, &reference, 10).1 <= 1e-3);
 }
 
-on_both_backends!(ideal_analog_execution_matches_burn_on_mnist, |b| ideal_matches_burn(b));
+on_both_backends!(ideal_analog_execution_matches_burn_on_mnist, |b| {
+    ideal_matches_burn(b)
+});
 
 /// CPU and GPU run whole networks alike: the same chips (bit-identical conductances) give the
 /// same predictions; logits differ only where an ADC rounding fell differently in some layer.
@@ -140,12 +163,26 @@ fn cpu_and_gpu_networks_agree() {
     let net = lenet_mnist();
     let n = images_for(gpu).min(2000);
     let test = mnist(Split::Test).select(&(0..n).collect::<Vec<_>>());
-    for (preset, overrides) in [("aihwkit-default", vec![]), ("pcm", vec!["device.t_inference_s=86400".to_string()])] {
+    for (preset, overrides) in [
+        ("aihwkit-default", vec![]),
+        ("pcm", vec!["device.t_inference_s=86400".to_string()]),
+    ] {
         let hw = config::load(preset, &overrides).unwrap();
-        let chip = Chip { seed: Seed(11), instance: 2 };
+        let chip = Chip {
+            seed: Seed(11),
+            instance: 2,
+        };
         let cpu = imcnas::backend::cpu::CpuBackend;
-        let on_cpu = network_logits(net, &AnalogMatrices::program(&cpu, &hw, net, chip).unwrap(), &test);
-        let on_gpu = network_logits(net, &AnalogMatrices::program(gpu, &hw, net, chip).unwrap(), &test);
+        let on_cpu = network_logits(
+            net,
+            &AnalogMatrices::program(&cpu, &hw, net, chip).unwrap(),
+            &test,
+        );
+        let on_gpu = network_logits(
+            net,
+            &AnalogMatrices::program(gpu, &hw, net, chip).unwrap(),
+            &test,
+        );
         let (agree, worst) = compare(&on_gpu, &on_cpu, 10);
         let close = on_cpu
             .chunks(10)
@@ -156,7 +193,11 @@ fn cpu_and_gpu_networks_agree() {
             })
             .count() as f64
             / n as f64;
-        eprintln!("{preset}: CPU vs GPU predictions agree on {:.2}%, {:.2}% of images within 2% on every logit, worst {worst:.2e}", 100.0 * agree, 100.0 * close);
+        eprintln!(
+            "{preset}: CPU vs GPU predictions agree on {:.2}%, {:.2}% of images within 2% on every logit, worst {worst:.2e}",
+            100.0 * agree,
+            100.0 * close
+        );
         assert!(agree >= 0.995, "{preset}: agreement {agree}");
         assert!(close >= 0.99, "{preset}: close {close}");
     }
@@ -171,8 +212,24 @@ fn resnet_trained_on_embedded_digits_reaches_95_percent() {
     let graph = arch.graph(train_set.shape, 10).unwrap();
     let out = scratch("digits");
     let opts = options("digits", "resnet8-w8", 12, None);
-    let report = train(&opts, &graph, train_set, None, &Device::flex(), &out, false, false).unwrap();
-    let acc = accuracy(&report.network, &FloatMatrices::new(&report.network), &test, 256).unwrap();
+    let report = train(
+        &opts,
+        &graph,
+        train_set,
+        None,
+        &Device::flex(),
+        &out,
+        false,
+        false,
+    )
+    .unwrap();
+    let acc = accuracy(
+        &report.network,
+        &FloatMatrices::new(&report.network),
+        &test,
+        256,
+    )
+    .unwrap();
     eprintln!("resnet8-w8 on digits: test accuracy {:.2}%", 100.0 * acc);
     assert!(acc >= 0.95, "test accuracy {acc}");
     // What was exported loads back to the same network.

@@ -2,6 +2,7 @@
 //! instances and drift times.
 
 use super::{AnyBackend, BackendChoice, with_backend};
+use anyhow::Context;
 use imcnas::config;
 use imcnas::data::{self, DatasetName, Split};
 use imcnas::eval::{DriftTime, EvalOptions, evaluate, report};
@@ -80,12 +81,51 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         batch: args.batch,
     };
     let backend = AnyBackend::open(args.backend)?;
+    // Partial results of an interrupted run with the same settings are kept; the key holds
+    // everything that decides an accuracy.
+    let key = serde_json::json!({
+        "model": std::fs::read_to_string(args.model.join(imcnas::network::ARCH_FILE))?,
+        "weights_bytes": std::fs::metadata(args.model.join(imcnas::network::WEIGHTS_FILE))?.len(),
+        "config": hw.file.to_toml(),
+        "dataset": test.name,
+        "images": test.len(),
+        "seed": args.seed,
+        "times": options.times,
+    });
+    let partial_path = args.out.as_ref().map(|d| d.join("eval.partial.json"));
+    let done = partial_path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .filter(|v| v["key"] == key)
+        .and_then(|v| serde_json::from_value::<Vec<Vec<f64>>>(v["accuracies"].clone()).ok())
+        .unwrap_or_default();
     let total = u64::from(args.instances) * options.times.len() as u64;
+    let resumed: u64 = done
+        .iter()
+        .map(|v| v.len().min(args.instances as usize) as u64)
+        .sum();
     let bar = indicatif::ProgressBar::new(total).with_style(
-        indicatif::ProgressStyle::with_template("evaluating [{bar:40}] {pos}/{len} chips, eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "evaluating [{bar:40}] {pos}/{len} chips, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
+    bar.set_position(resumed);
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let save_partial = |all: &[Vec<f64>]| -> imcnas::Result<()> {
+        bar.inc(1);
+        match &partial_path {
+            Some(path) => {
+                let state = serde_json::json!({ "key": key, "accuracies": all });
+                imcnas::io::write_atomic(path, state.to_string().as_bytes())
+            }
+            None => Ok(()),
+        }
+    };
     let report = with_backend!(&backend, |b| evaluate(
         b,
         &hw,
@@ -93,11 +133,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         &net,
         &test,
         &options,
-        || bar.inc(1)
+        &done,
+        save_partial
     ))?;
     bar.finish_and_clear();
     if let Some(dir) = &args.out {
         report::write_all(&report, &hw.file.to_toml(), dir)?;
+        if let Some(path) = &partial_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

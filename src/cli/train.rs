@@ -71,7 +71,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let dataset = data::load(name, Split::Train, args.data_dir.as_deref())?;
     let graph = arch.graph(dataset.shape, dataset.classes)?;
     let hwa = match (&args.fake_quant, args.noise_eta) {
-        (Some(config_name), eta) => Some(Hwa::with_converters(eta, &config::load(config_name, &[])?)),
+        (Some(config_name), eta) => {
+            Some(Hwa::with_converters(eta, &config::load(config_name, &[])?))
+        }
         (None, eta) if eta > 0.0 => Some(Hwa::noise(eta)),
         (None, _) => None,
     };
@@ -95,10 +97,23 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         dataset.len(),
         dataset.shape,
         args.epochs,
-        if hwa.is_some() { ", hardware-aware" } else { "" }
+        if hwa.is_some() {
+            ", hardware-aware"
+        } else {
+            ""
+        }
     );
-    let report = train(&options, &graph, dataset, hwa, &device, &args.out, args.resume, true)
-        .with_context(|| format!("training into {}", args.out.display()))?;
+    let report = train(
+        &options,
+        &graph,
+        dataset,
+        hwa,
+        &device,
+        &args.out,
+        args.resume,
+        true,
+    )
+    .with_context(|| format!("training into {}", args.out.display()))?;
     let last = report.history.last().expect("at least one epoch");
     println!(
         "validation accuracy {:.2}% after {} epochs; model written to {}",
@@ -119,6 +134,8 @@ fn training_device(gpu: bool) -> anyhow::Result<burn::tensor::Device> {
     }
     #[cfg(not(feature = "wgpu-train"))]
     {
-        anyhow::bail!("--gpu: this binary was built without the wgpu-train feature (cargo build --release --features wgpu-train)")
+        anyhow::bail!(
+            "--gpu: this binary was built without the wgpu-train feature (cargo build --release --features wgpu-train)"
+        )
     }
 }

@@ -81,7 +81,7 @@ fn append_records(path: &Path, bytes: &[u8], ds: &mut Dataset) -> Result<()> {
     if bytes.is_empty() {
         return Err(bad("empty: holds no records".to_string()));
     }
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(bad(format!(
             "truncated: {} bytes is not a multiple of the {RECORD}-byte record",
             bytes.len()

@@ -35,7 +35,9 @@ impl std::str::FromStr for DriftTime {
                 "drift time {text:?}: expected a number with an optional unit s, m, h, d, w or y (e.g. 0, 1h, 30d)"
             ))
         };
-        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
         let value: f64 = number.parse().map_err(|_| bad())?;
         let scale = match unit {
@@ -48,7 +50,7 @@ impl std::str::FromStr for DriftTime {
             _ => return Err(bad()),
         };
         let seconds = value * scale;
-        if !(seconds.is_finite() && seconds >= 0.0 && seconds <= 1e10) {
+        if !(0.0..=1e10).contains(&seconds) {
             return Err(bad());
         }
         Ok(DriftTime {
@@ -100,9 +102,9 @@ impl DriftPoint {
 /// The 97.5% quantile of Student's t with `df` degrees of freedom.
 fn student_t975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     match df {
         0 => f64::NAN,
@@ -150,7 +152,12 @@ pub struct EvalOptions {
 ///
 /// # Errors
 /// Backend failures.
-pub fn accuracy(net: &Network, matrices: &impl Matrices, data: &Dataset, batch: usize) -> Result<f64> {
+pub fn accuracy(
+    net: &Network,
+    matrices: &impl Matrices,
+    data: &Dataset,
+    batch: usize,
+) -> Result<f64> {
     let exec = Executor::new(net);
     let classes = net.graph.classes;
     let per = data.image_len();
@@ -170,15 +177,21 @@ pub fn accuracy(net: &Network, matrices: &impl Matrices, data: &Dataset, batch: 
 pub fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
         .0
 }
 
 /// Evaluates `net` on `data` with hardware `hw` at every drift time over every chip instance;
-/// `on_instance` is called after each (time, instance) for progress.
+/// `done` holds accuracies already measured by an interrupted run (per drift time, in
+/// instance order), which are kept instead of being measured again; `on_instance` is called
+/// after each measured (time, instance) with every accuracy so far, to show progress and save
+/// partial results.
 ///
 /// # Errors
 /// Images that do not fit the network, layers the engine cannot hold, backend failures.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate<B: Backend>(
     backend: &B,
     hw: &HwConfig,
@@ -186,7 +199,8 @@ pub fn evaluate<B: Backend>(
     net: &Network,
     data: &Dataset,
     options: &EvalOptions,
-    mut on_instance: impl FnMut(),
+    done: &[Vec<f64>],
+    mut on_instance: impl FnMut(&[Vec<f64>]) -> Result<()>,
 ) -> Result<EvalReport> {
     if data.shape != net.graph.input {
         return Err(Error::Shape(format!(
@@ -200,21 +214,31 @@ pub fn evaluate<B: Backend>(
         ));
     }
     let float_accuracy = accuracy(net, &FloatMatrices::new(net), data, options.batch)?;
-    let mut points = Vec::with_capacity(options.times.len());
-    for time in &options.times {
+    let mut all: Vec<Vec<f64>> = options
+        .times
+        .iter()
+        .enumerate()
+        .map(|(k, _)| done.get(k).cloned().unwrap_or_default())
+        .collect();
+    for (k, time) in options.times.iter().enumerate() {
         let hw_t = hw.at_time(time.seconds, config_name)?;
-        let mut accuracies = Vec::with_capacity(options.instances as usize);
-        for instance in 0..options.instances {
+        all[k].truncate(options.instances as usize);
+        for instance in all[k].len() as u32..options.instances {
             let chip = Chip {
                 seed: Seed(options.seed),
                 instance,
             };
             let matrices = AnalogMatrices::program(backend, &hw_t, net, chip)?;
-            accuracies.push(accuracy(net, &matrices, data, options.batch)?);
-            on_instance();
+            all[k].push(accuracy(net, &matrices, data, options.batch)?);
+            on_instance(&all)?;
         }
-        points.push(DriftPoint::new(time.clone(), accuracies));
     }
+    let points = options
+        .times
+        .iter()
+        .zip(all)
+        .map(|(time, accuracies)| DriftPoint::new(time.clone(), accuracies))
+        .collect();
     Ok(EvalReport {
         dataset: data.name.clone(),
         images: data.len(),

@@ -77,7 +77,12 @@ pub fn svg(report: &EvalReport) -> Result<String> {
         let fail = |e: String| Error::Shape(format!("plot: {e}"));
         root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
         let x = |s: f64| s.max(1.0);
-        let x_max = report.points.iter().map(|p| x(p.time.seconds)).fold(10.0, f64::max) * 2.0;
+        let x_max = report
+            .points
+            .iter()
+            .map(|p| x(p.time.seconds))
+            .fold(10.0, f64::max)
+            * 2.0;
         let lowest = report
             .points
             .iter()
@@ -86,7 +91,10 @@ pub fn svg(report: &EvalReport) -> Result<String> {
         let y_min = (100.0 * lowest - 2.0).clamp(0.0, 99.0);
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!("{} on {}: accuracy vs drift time", report.config, report.dataset),
+                format!(
+                    "{} on {}: accuracy vs drift time",
+                    report.config, report.dataset
+                ),
                 ("sans-serif", 20),
             )
             .margin(12)
@@ -114,7 +122,10 @@ pub fn svg(report: &EvalReport) -> Result<String> {
         chart
             .draw_series(LineSeries::new(mean.clone(), &BLUE))
             .map_err(|e| fail(e.to_string()))?
-            .label(format!("analog mean over {} chips, 95% CI", report.instances))
+            .label(format!(
+                "analog mean over {} chips, 95% CI",
+                report.instances
+            ))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
         chart
             .draw_series(report.points.iter().map(|p| {

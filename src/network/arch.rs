@@ -42,7 +42,7 @@ impl FromStr for Arch {
             None => (rest, 16),
         };
         let depth: usize = depth.parse().map_err(|_| bad())?;
-        if depth < 8 || (depth - 2) % 6 != 0 || !(1..=256).contains(&width) {
+        if depth < 8 || !(depth - 2).is_multiple_of(6) || !(1..=256).contains(&width) {
             return Err(bad());
         }
         Ok(Arch::ResNet {
@@ -147,14 +147,26 @@ impl Arch {
                     for block in 0..blocks {
                         let stride = if stage > 0 && block == 0 { 2 } else { 1 };
                         let p = format!("layer{}.{block}", stage + 1);
-                        b.conv(&format!("{p}.conv1"), Some(&last), (channels, out), 3, stride);
+                        b.conv(
+                            &format!("{p}.conv1"),
+                            Some(&last),
+                            (channels, out),
+                            3,
+                            stride,
+                        );
                         b.bn(&format!("{p}.bn1"), out);
                         b.push(&format!("{p}.relu1"), "relu", None);
                         b.conv(&format!("{p}.conv2"), None, (out, out), 3, 1);
                         b.bn(&format!("{p}.bn2"), out);
                         let shortcut = if stride != 1 || channels != out {
                             // Projection shortcut: 1x1 conv + batch norm, as in ResNet option B.
-                            b.conv(&format!("{p}.down.conv"), Some(&last), (channels, out), 1, stride);
+                            b.conv(
+                                &format!("{p}.down.conv"),
+                                Some(&last),
+                                (channels, out),
+                                1,
+                                stride,
+                            );
                             b.bn(&format!("{p}.down.bn"), out);
                             format!("{p}.down.bn")
                         } else {
@@ -191,13 +203,20 @@ mod tests {
     #[test]
     fn lenet_matches_the_benchmark_net() {
         let g = Arch::LeNet.graph([1, 28, 28], 10).unwrap();
-        let matrices: Vec<_> = g.matrix_nodes().map(|i| g.nodes[i].op.matrix().unwrap()).collect();
+        let matrices: Vec<_> = g
+            .matrix_nodes()
+            .map(|i| g.nodes[i].op.matrix().unwrap())
+            .collect();
         assert_eq!(matrices, [(16, 25), (32, 400), (128, 512), (10, 128)]);
     }
 
     #[test]
     fn resnet_family_depths_and_names() {
-        for (name, convs) in [("resnet8", 7 + 2), ("resnet14-w8", 13 + 2), ("resnet20", 19 + 2)] {
+        for (name, convs) in [
+            ("resnet8", 7 + 2),
+            ("resnet14-w8", 13 + 2),
+            ("resnet20", 19 + 2),
+        ] {
             let arch: Arch = name.parse().unwrap();
             assert_eq!(arch.to_string(), name);
             let g = arch.graph([3, 32, 32], 10).unwrap();

@@ -8,8 +8,8 @@
 //! ordered (channel, ky, kx) like PyTorch's weight (out, in, k, k), so a weight matrix maps onto
 //! the tiles exactly as aihwkit maps an analog convolution.
 
-use super::graph::{Op, Shape3};
 use super::Network;
+use super::graph::{Op, Shape3};
 use crate::backend::Backend;
 use crate::backend::cpu::gemm::matmul_parallel;
 use crate::config::HwConfig;
@@ -59,8 +59,11 @@ impl<'n> Executor<'n> {
                     let t = |s| net.tensor(&node.name, s);
                     let (gamma, beta) = (t("weight"), t("bias"));
                     let (mean, var) = (t("running_mean"), t("running_var"));
-                    let scale: Vec<f32> =
-                        gamma.iter().zip(var).map(|(g, v)| g / (v + eps).sqrt()).collect();
+                    let scale: Vec<f32> = gamma
+                        .iter()
+                        .zip(var)
+                        .map(|(g, v)| g / (v + eps).sqrt())
+                        .collect();
                     let shift = beta
                         .iter()
                         .zip(mean)
@@ -123,8 +126,9 @@ impl<'n> Executor<'n> {
                     let cols = im2col(x, batch, *kernel, *stride, *padding, node.shape);
                     let pixels = node.shape[1] * node.shape[2];
                     let rows = batch * pixels;
-                    let offset = u32::try_from(first_image * pixels)
-                        .map_err(|_| Error::Shape("too many output pixels for noise indices".into()))?;
+                    let offset = u32::try_from(first_image * pixels).map_err(|_| {
+                        Error::Shape("too many output pixels for noise indices".into())
+                    })?;
                     let layer = self.matrix_index[i].expect("conv is a matrix layer");
                     matrices.product(layer, &cols, rows, offset)?
                 }
@@ -151,8 +155,12 @@ impl<'n> Executor<'n> {
                     let y = src(1);
                     x.data.par_iter().zip(&y.data).map(|(a, b)| a + b).collect()
                 }
-                Op::MaxPool { kernel, stride } => pool(x, batch, *kernel, *stride, node.shape, true),
-                Op::AvgPool { kernel, stride } => pool(x, batch, *kernel, *stride, node.shape, false),
+                Op::MaxPool { kernel, stride } => {
+                    pool(x, batch, *kernel, *stride, node.shape, true)
+                }
+                Op::AvgPool { kernel, stride } => {
+                    pool(x, batch, *kernel, *stride, node.shape, false)
+                }
                 Op::GlobalAvgPool => {
                     let [c, h, w] = x.shape;
                     let per_image = h * w * c;
@@ -235,7 +243,14 @@ fn to_channels_first(data: &[f32], batch: usize, [c, h, w]: Shape3) -> Vec<f32> 
 }
 
 /// Patches of every output pixel, (batch * oh * ow, c * k * k), each ordered (channel, ky, kx).
-fn im2col(x: &Activation, batch: usize, k: usize, stride: usize, pad: usize, out: Shape3) -> Vec<f32> {
+fn im2col(
+    x: &Activation,
+    batch: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    out: Shape3,
+) -> Vec<f32> {
     let [c, h, w] = x.shape;
     let [_, oh, ow] = out;
     let cols = c * k * k;
@@ -273,32 +288,37 @@ fn pool(x: &Activation, batch: usize, k: usize, stride: usize, out: Shape3, max:
     let [c, h, w] = x.shape;
     let [_, oh, ow] = out;
     let mut y = vec![0.0f32; batch * oh * ow * c];
-    y.par_chunks_mut(ow * c).enumerate().for_each(|(row_index, row)| {
-        let (n, oy) = (row_index / oh, row_index % oh);
-        let img = &x.data[n * h * w * c..][..h * w * c];
-        for ox in 0..ow {
-            let dst = &mut row[ox * c..][..c];
-            dst.fill(if max { f32::NEG_INFINITY } else { 0.0 });
-            for ky in 0..k {
-                for kx in 0..k {
-                    let px = &img[((oy * stride + ky) * w + ox * stride + kx) * c..][..c];
-                    for (d, v) in dst.iter_mut().zip(px) {
-                        *d = if max { d.max(*v) } else { *d + v };
+    y.par_chunks_mut(ow * c)
+        .enumerate()
+        .for_each(|(row_index, row)| {
+            let (n, oy) = (row_index / oh, row_index % oh);
+            let img = &x.data[n * h * w * c..][..h * w * c];
+            for ox in 0..ow {
+                let dst = &mut row[ox * c..][..c];
+                dst.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let px = &img[((oy * stride + ky) * w + ox * stride + kx) * c..][..c];
+                        for (d, v) in dst.iter_mut().zip(px) {
+                            *d = if max { d.max(*v) } else { *d + v };
+                        }
                     }
                 }
+                if !max {
+                    dst.iter_mut().for_each(|d| *d /= (k * k) as f32);
+                }
             }
-            if !max {
-                dst.iter_mut().for_each(|d| *d /= (k * k) as f32);
-            }
-        }
-    });
+        });
     y
 }
 
 /// Exact f32 products: the float reference of a network.
 pub struct FloatMatrices {
-    layers: Vec<(Vec<f32>, Option<Vec<f32>>, usize, usize)>,
+    layers: Vec<LayerWeights>,
 }
+
+/// One matrix layer's weights (n_out, n_in) and optional bias.
+type LayerWeights = (Vec<f32>, Option<Vec<f32>>, usize, usize);
 
 impl FloatMatrices {
     /// The weights of `net`'s matrix layers.
@@ -354,7 +374,15 @@ impl<'b, B: Backend> AnalogMatrices<'b, B> {
             .iter()
             .enumerate()
             .map(|(k, (w, bias, n_out, n_in))| {
-                program_layer(backend, hw, w, (*n_out, *n_in), bias.as_deref(), k as u32, chip)
+                program_layer(
+                    backend,
+                    hw,
+                    w,
+                    (*n_out, *n_in),
+                    bias.as_deref(),
+                    k as u32,
+                    chip,
+                )
             })
             .collect::<Result<_>>()?;
         Ok(AnalogMatrices { backend, layers })

@@ -245,7 +245,10 @@ impl Graph {
             )));
         }
         if file.input.contains(&0) || file.input.iter().product::<usize>() > 1 << 24 {
-            return Err(bad(format!("input {:?} is not a valid image shape", file.input)));
+            return Err(bad(format!(
+                "input {:?} is not a valid image shape",
+                file.input
+            )));
         }
         if file.nodes.is_empty() {
             return Err(bad("the network has no nodes".into()));
@@ -380,7 +383,12 @@ impl Graph {
         };
         let arity = if raw.op == "add" { 2 } else { 1 };
         if inputs.len() != arity {
-            return Err(format!("{} reads {} inputs, not {}", raw.op, arity, inputs.len()));
+            return Err(format!(
+                "{} reads {} inputs, not {}",
+                raw.op,
+                arity,
+                inputs.len()
+            ));
         }
         let shape_in = self.shape_of(inputs[0]);
         let op = parse_op(raw)?;
@@ -415,7 +423,14 @@ fn parse_op(raw: &RawNode) -> std::result::Result<Op, String> {
         ("eps", raw.eps.is_some()),
     ];
     let allowed: &[&str] = match raw.op.as_str() {
-        "conv2d" => &["in_channels", "out_channels", "kernel", "stride", "padding", "bias"],
+        "conv2d" => &[
+            "in_channels",
+            "out_channels",
+            "kernel",
+            "stride",
+            "padding",
+            "bias",
+        ],
         "linear" => &["in_features", "out_features", "bias"],
         "batch_norm" => &["channels", "eps"],
         "max_pool" | "avg_pool" => &["kernel", "stride"],
@@ -478,12 +493,15 @@ fn parse_op(raw: &RawNode) -> std::result::Result<Op, String> {
 
 /// Output shape of `op` on an input of shape `[c, h, w]`.
 fn output_shape(op: &Op, [c, h, w]: Shape3) -> std::result::Result<Shape3, String> {
-    let window = |size: usize, k: usize, s: usize, p: usize| -> std::result::Result<usize, String> {
-        (size + 2 * p)
-            .checked_sub(k)
-            .map(|span| span / s + 1)
-            .ok_or(format!("window {k} does not fit input size {size} (padding {p})"))
-    };
+    let window =
+        |size: usize, k: usize, s: usize, p: usize| -> std::result::Result<usize, String> {
+            (size + 2 * p)
+                .checked_sub(k)
+                .map(|span| span / s + 1)
+                .ok_or(format!(
+                    "window {k} does not fit input size {size} (padding {p})"
+                ))
+        };
     match *op {
         Op::Conv2d {
             in_channels,
@@ -494,7 +512,9 @@ fn output_shape(op: &Op, [c, h, w]: Shape3) -> std::result::Result<Shape3, Strin
             ..
         } => {
             if in_channels != c {
-                return Err(format!("in_channels = {in_channels}, the input has {c} channels"));
+                return Err(format!(
+                    "in_channels = {in_channels}, the input has {c} channels"
+                ));
             }
             Ok([
                 out_channels,
@@ -521,9 +541,11 @@ fn output_shape(op: &Op, [c, h, w]: Shape3) -> std::result::Result<Shape3, Strin
             }
             Ok([c, h, w])
         }
-        Op::MaxPool { kernel, stride } | Op::AvgPool { kernel, stride } => {
-            Ok([c, window(h, kernel, stride, 0)?, window(w, kernel, stride, 0)?])
-        }
+        Op::MaxPool { kernel, stride } | Op::AvgPool { kernel, stride } => Ok([
+            c,
+            window(h, kernel, stride, 0)?,
+            window(w, kernel, stride, 0)?,
+        ]),
         Op::GlobalAvgPool => Ok([c, 1, 1]),
         Op::Flatten => Ok([c * h * w, 1, 1]),
         Op::Relu | Op::Add => Ok([c, h, w]),

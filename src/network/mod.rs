@@ -71,8 +71,7 @@ impl Network {
         }
         if let Some(norm) = &normalization {
             let c = graph.input[0];
-            if norm.mean.len() != c || norm.std.len() != c || norm.std.iter().any(|&s| s <= 0.0)
-            {
+            if norm.mean.len() != c || norm.std.len() != c || norm.std.iter().any(|&s| s <= 0.0) {
                 return Err(bad(format!(
                     "normalization needs {c} means and {c} positive stds"
                 )));

@@ -54,7 +54,12 @@ impl Hwa {
     }
 
     /// The ADC: outputs in units of (input scale x max|W|), clipped and rounded.
-    pub fn quantize_output(&self, y: Tensor<4>, input_scale: Tensor<4>, w_max: Tensor<1>) -> Tensor<4> {
+    pub fn quantize_output(
+        &self,
+        y: Tensor<4>,
+        input_scale: Tensor<4>,
+        w_max: Tensor<1>,
+    ) -> Tensor<4> {
         let scale = input_scale * w_max.reshape([1, 1, 1, 1]);
         fake_quantize(y, scale, self.adc)
     }

@@ -9,7 +9,7 @@ use crate::network::{Graph, Network, Op};
 use burn::module::{Module, Param, RunningState};
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions, AvgPoolOptions};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use std::collections::BTreeMap;
 
@@ -38,7 +38,11 @@ pub struct TrainNet {
 /// PyTorch's default initialisation of conv and linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 fn uniform<const D: usize>(shape: [usize; D], fan_in: usize, device: &Device) -> Param<Tensor<D>> {
     let bound = 1.0 / (fan_in as f64).sqrt();
-    Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-bound, bound), device))
+    Param::from_tensor(Tensor::random(
+        shape,
+        Distribution::Uniform(-bound, bound),
+        device,
+    ))
 }
 
 impl TrainNet {
@@ -77,8 +81,11 @@ impl TrainNet {
                     out_features,
                     bias,
                 } => {
-                    net.linear_weights
-                        .push(uniform([out_features, in_features], in_features, device));
+                    net.linear_weights.push(uniform(
+                        [out_features, in_features],
+                        in_features,
+                        device,
+                    ));
                     Slot::Linear {
                         weight: net.linear_weights.len() - 1,
                         bias: bias.then(|| net.push_bias(out_features, in_features, device)),
@@ -103,7 +110,11 @@ impl TrainNet {
         for (node, slot) in graph.nodes.iter().zip(model.slots.clone()) {
             let shapes: Vec<(&str, Vec<usize>)> = node.op.tensors();
             let tensor = |suffix: &str| -> TensorData {
-                let shape = &shapes.iter().find(|(s, _)| *s == suffix).expect("op tensor").1;
+                let shape = &shapes
+                    .iter()
+                    .find(|(s, _)| *s == suffix)
+                    .expect("op tensor")
+                    .1;
                 TensorData::new(net.tensor(&node.name, suffix).to_vec(), shape.clone())
             };
             match slot {
@@ -123,8 +134,10 @@ impl TrainNet {
                     let bn = &mut model.norms[k];
                     bn.gamma = Param::from_data(tensor("weight"), device);
                     bn.beta = Param::from_data(tensor("bias"), device);
-                    bn.running_mean = RunningState::new(Tensor::from_data(tensor("running_mean"), device));
-                    bn.running_var = RunningState::new(Tensor::from_data(tensor("running_var"), device));
+                    bn.running_mean =
+                        RunningState::new(Tensor::from_data(tensor("running_mean"), device));
+                    bn.running_var =
+                        RunningState::new(Tensor::from_data(tensor("running_var"), device));
                 }
                 Slot::Stateless => {}
             }
@@ -161,8 +174,7 @@ impl TrainNet {
                     Slot::Conv { weight, bias },
                 ) => {
                     let w = self.conv_weights[*weight].val();
-                    let options =
-                        ConvOptions::new([*stride; 2], [*padding; 2], [1, 1], 1);
+                    let options = ConvOptions::new([*stride; 2], [*padding; 2], [1, 1], 1);
                     let b = bias.map(|b| self.biases[b].val());
                     match hwa {
                         None => conv2d(x, w, b, options),
@@ -186,8 +198,9 @@ impl TrainNet {
                         Some(hwa) => {
                             let x4: Tensor<4> = x2.unsqueeze_dims(&[2, 3]);
                             let scale = hwa.input_scale(&x4);
-                            let x2: Tensor<2> =
-                                hwa.quantize_input(x4, scale.clone()).reshape([batch as i32, -1]);
+                            let x2: Tensor<2> = hwa
+                                .quantize_input(x4, scale.clone())
+                                .reshape([batch as i32, -1]);
                             let w = hwa.noisy_weight(w);
                             let w_max = w.clone().abs().max().detach();
                             let y: Tensor<4> = linear(x2, w, None).unsqueeze_dims(&[2, 3]);
@@ -236,7 +249,10 @@ impl TrainNet {
             slots,
         } = self;
         TrainNet {
-            conv_weights: conv_weights.into_iter().map(|p| p.map(|t| clip_tensor(t, sigmas))).collect(),
+            conv_weights: conv_weights
+                .into_iter()
+                .map(|p| p.map(|t| clip_tensor(t, sigmas)))
+                .collect(),
             linear_weights: linear_weights
                 .into_iter()
                 .map(|p| p.map(|t| clip_tensor(t, sigmas)))
@@ -261,13 +277,19 @@ impl TrainNet {
             let name = &node.name;
             match slot {
                 Slot::Conv { weight, bias } => {
-                    put(format!("{name}.weight"), values(self.conv_weights[*weight].val())?);
+                    put(
+                        format!("{name}.weight"),
+                        values(self.conv_weights[*weight].val())?,
+                    );
                     if let Some(b) = bias {
                         put(format!("{name}.bias"), values(self.biases[*b].val())?);
                     }
                 }
                 Slot::Linear { weight, bias } => {
-                    put(format!("{name}.weight"), values(self.linear_weights[*weight].val())?);
+                    put(
+                        format!("{name}.weight"),
+                        values(self.linear_weights[*weight].val())?,
+                    );
                     if let Some(b) = bias {
                         put(format!("{name}.bias"), values(self.biases[*b].val())?);
                     }
@@ -276,13 +298,24 @@ impl TrainNet {
                     let bn = &self.norms[*k];
                     put(format!("{name}.weight"), values(bn.gamma.val())?);
                     put(format!("{name}.bias"), values(bn.beta.val())?);
-                    put(format!("{name}.running_mean"), values(bn.running_mean.value())?);
-                    put(format!("{name}.running_var"), values(bn.running_var.value())?);
+                    put(
+                        format!("{name}.running_mean"),
+                        values(bn.running_mean.value())?,
+                    );
+                    put(
+                        format!("{name}.running_var"),
+                        values(bn.running_var.value())?,
+                    );
                 }
                 Slot::Stateless => {}
             }
         }
-        Network::new(self.graph.clone(), normalization, tensors, "trained network")
+        Network::new(
+            self.graph.clone(),
+            normalization,
+            tensors,
+            "trained network",
+        )
     }
 }
 

@@ -105,7 +105,8 @@ pub fn train(
 ) -> Result<TrainReport> {
     check(options)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let (mut train_set, val_set) = train.split_validation(options.validation_fraction, options.seed)?;
+    let (mut train_set, val_set) =
+        train.split_validation(options.validation_fraction, options.seed)?;
     if let Some(max) = options.max_train {
         let keep: Vec<usize> = (0..max.min(train_set.len())).collect();
         train_set = train_set.select(&keep);
@@ -223,16 +224,32 @@ fn check(options: &TrainOptions) -> Result<()> {
         return bad("epochs", options.epochs.to_string(), "expected 1..=100000");
     }
     if options.batch_size == 0 || options.batch_size > 65_536 {
-        return bad("batch size", options.batch_size.to_string(), "expected 1..=65536");
+        return bad(
+            "batch size",
+            options.batch_size.to_string(),
+            "expected 1..=65536",
+        );
     }
     if !(options.learning_rate > 0.0 && options.learning_rate < 10.0) {
-        return bad("learning rate", options.learning_rate.to_string(), "expected in (0, 10)");
+        return bad(
+            "learning rate",
+            options.learning_rate.to_string(),
+            "expected in (0, 10)",
+        );
     }
     if !(0.0..0.9).contains(&options.validation_fraction) {
-        return bad("validation fraction", options.validation_fraction.to_string(), "expected in [0, 0.9)");
+        return bad(
+            "validation fraction",
+            options.validation_fraction.to_string(),
+            "expected in [0, 0.9)",
+        );
     }
     if !(0.0..=1.0).contains(&options.noise_eta) {
-        return bad("noise eta", options.noise_eta.to_string(), "expected in [0, 1]");
+        return bad(
+            "noise eta",
+            options.noise_eta.to_string(),
+            "expected in [0, 1]",
+        );
     }
     if let Some(s) = options.clip_sigma {
         if !(s > 0.0 && s.is_finite()) {
@@ -242,7 +259,12 @@ fn check(options: &TrainOptions) -> Result<()> {
     Ok(())
 }
 
-fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> Option<indicatif::ProgressBar> {
+fn progress_bar(
+    show: bool,
+    steps: usize,
+    epoch: usize,
+    epochs: usize,
+) -> Option<indicatif::ProgressBar> {
     show.then(|| {
         let bar = indicatif::ProgressBar::new(steps as u64);
         bar.set_style(
@@ -258,7 +280,11 @@ fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> Option
 }
 
 /// Images `range` of `data` as tensors on `device`.
-fn batch_tensors(data: &Dataset, range: std::ops::Range<usize>, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+fn batch_tensors(
+    data: &Dataset,
+    range: std::ops::Range<usize>,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
     let [c, h, w] = data.shape;
     let n = range.len();
     let per = data.image_len();
@@ -295,7 +321,10 @@ pub fn evaluate(model: &TrainNet, data: &Dataset, device: &Device, batch: usize)
         let loss = loss_fn.forward(logits, labels).into_scalar::<f32>();
         loss_sum += f64::from(loss) * (end - start) as f64;
     }
-    (loss_sum / data.len() as f64, correct as f64 / data.len() as f64)
+    (
+        loss_sum / data.len() as f64,
+        correct as f64 / data.len() as f64,
+    )
 }
 
 /// One file: magic, then three length-prefixed parts (model record, optimizer state, JSON
@@ -308,7 +337,11 @@ fn write_checkpoint(
     optim: &ModuleOptimizer,
 ) -> Result<()> {
     let to_training = |e: burn::store::RecordError| Error::Training(format!("checkpoint: {e}"));
-    let model_bytes = model.clone().into_record().into_bytes().map_err(to_training)?;
+    let model_bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(to_training)?;
     let optim_bytes = optim.into_bytes().map_err(to_training)?;
     let state = CheckpointState {
         options: options.clone(),

@@ -16,7 +16,7 @@ fn embedded_digits_split_80_20_and_match_the_shared_csv() {
             .chain(&test.images)
             .all(|&v| (0.0..=1.0).contains(&v))
     );
-    assert!(train.images.iter().any(|&v| v == 1.0), "pixels reach 16/16");
+    assert!(train.images.contains(&1.0), "pixels reach 16/16");
     let mut counts = [0usize; 10];
     train
         .labels
