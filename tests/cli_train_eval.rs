@@ -32,7 +32,16 @@ const TRAIN: [&str; 10] = [
 
 fn train_args(out: &Path) -> Command {
     let mut cmd = imcnas();
-    cmd.args(TRAIN).arg("0.05").arg("--out").arg(out);
+    cmd.args(TRAIN)
+        .args([
+            "0.05",
+            "--fake-quant",
+            "aihwkit-default",
+            "--clip-sigma",
+            "2.5",
+            "--out",
+        ])
+        .arg(out);
     cmd
 }
 

@@ -342,7 +342,9 @@ fn clip_tensor<const D: usize>(t: Tensor<D>, sigmas: f32) -> Tensor<D> {
     let flat: Tensor<1> = t.clone().flatten(0, D - 1);
     let std = flat.var(0).sqrt().into_scalar::<f32>();
     let bound = sigmas * std;
-    t.clamp(-bound, bound).require_grad()
+    // A fresh leaf: autodiff only tracks parameters created as leaves.
+    let device = t.device();
+    Tensor::from_data(t.clamp(-bound, bound).into_data(), &device).require_grad()
 }
 
 /// A tensor's values as f32, rejecting NaN and infinities.
