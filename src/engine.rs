@@ -162,6 +162,19 @@ impl<L> AnalogLayer<L> {
             )));
         }
         ensure_finite("inputs", x)?;
+        self.forward_finite(backend, x, batch, row_offset)
+    }
+
+    /// [`Self::forward`] of inputs known to be finite and of the right size: a network checks
+    /// its images once instead of every layer's activations.
+    pub(crate) fn forward_finite<B: Backend<Layer = L>>(
+        &self,
+        backend: &B,
+        x: &[f32],
+        batch: usize,
+        row_offset: u32,
+    ) -> Result<Vec<f32>> {
+        debug_assert_eq!(x.len(), batch * self.grid.n_in);
         let params = MvmParams::new(
             &self.grid,
             &self.periphery,

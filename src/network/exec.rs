@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::backend::cpu::gemm::matmul_parallel;
 use crate::config::HwConfig;
 use crate::engine::{AnalogLayer, Chip, program_layer};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ensure_finite};
 use rayon::prelude::*;
 
 /// The products of a network's matrix layers (convolutions and linear layers, in execution
@@ -102,6 +102,7 @@ impl<'n> Executor<'n> {
                 [c, h, w]
             )));
         }
+        ensure_finite("images", images)?;
         let input = Activation {
             shape: [c, h, w],
             data: to_channels_last(images, batch, [c, h, w], self.net.normalization.as_ref()),
@@ -123,14 +124,15 @@ impl<'n> Executor<'n> {
                     padding,
                     ..
                 } => {
-                    let cols = im2col(x, batch, *kernel, *stride, *padding, node.shape);
-                    let pixels = node.shape[1] * node.shape[2];
-                    let rows = batch * pixels;
-                    let offset = u32::try_from(first_image * pixels).map_err(|_| {
-                        Error::Shape("too many output pixels for noise indices".into())
-                    })?;
                     let layer = self.matrix_index[i].expect("conv is a matrix layer");
-                    matrices.product(layer, &cols, rows, offset)?
+                    let geometry = ConvGeometry {
+                        k: *kernel,
+                        stride: *stride,
+                        pad: *padding,
+                        input: x.shape,
+                        output: node.shape,
+                    };
+                    conv(matrices, layer, &geometry, &x.data, batch, first_image)?
                 }
                 Op::Linear { .. } => {
                     let layer = self.matrix_index[i].expect("linear is a matrix layer");
@@ -242,45 +244,131 @@ fn to_channels_first(data: &[f32], batch: usize, [c, h, w]: Shape3) -> Vec<f32> 
     out
 }
 
-/// Patches of every output pixel, (batch * oh * ow, c * k * k), each ordered (channel, ky, kx).
-fn im2col(
-    x: &Activation,
-    batch: usize,
+/// Bytes of im2col patches built at a time: the block stays in the cores' caches between
+/// being written and being read by the matrix product.
+const PATCH_BLOCK_BYTES: usize = 8 << 20;
+
+/// Fewest output pixels per block, so that the product of a block still splits into tasks
+/// for every core.
+const MIN_BLOCK_PIXELS: usize = 1024;
+
+/// Output pixels whose patches one task builds.
+const PIXELS_PER_TASK: usize = 64;
+
+/// Where a convolution's windows lie.
+struct ConvGeometry {
     k: usize,
     stride: usize,
     pad: usize,
-    out: Shape3,
-) -> Vec<f32> {
-    let [c, h, w] = x.shape;
-    let [_, oh, ow] = out;
-    let cols = c * k * k;
-    let mut m = vec![0.0f32; batch * oh * ow * cols];
-    m.par_chunks_mut(ow * cols)
+    input: Shape3,
+    output: Shape3,
+}
+
+/// A convolution as matrix products of im2col patches (one vector per output pixel), built
+/// and multiplied block by block. Output NHWC (batch * oh * ow, out channels).
+fn conv(
+    matrices: &impl Matrices,
+    layer: usize,
+    geometry: &ConvGeometry,
+    x: &[f32],
+    batch: usize,
+    first_image: usize,
+) -> Result<Vec<f32>> {
+    let [c, _, _] = geometry.input;
+    let [n_out, oh, ow] = geometry.output;
+    let cols = c * geometry.k * geometry.k;
+    let pixels = oh * ow;
+    let rows = batch * pixels;
+    // Noise counters index the output pixels of the whole data set.
+    let offset = first_image
+        .checked_mul(pixels)
+        .filter(|o| {
+            o.checked_add(rows)
+                .is_some_and(|end| end <= u32::MAX as usize)
+        })
+        .ok_or_else(|| Error::Shape("too many output pixels for noise indices".into()))?;
+    let block = (PATCH_BLOCK_BYTES / (cols * 4))
+        .max(MIN_BLOCK_PIXELS)
+        .min(rows.max(1));
+    // A window row of one channel is contiguous in NCHW (for one channel NHWC is NCHW).
+    let planar = if c == 1 {
+        std::borrow::Cow::Borrowed(x)
+    } else {
+        std::borrow::Cow::Owned(to_channels_first(x, batch, geometry.input))
+    };
+    let mut patches = vec![0.0f32; block * cols];
+    let mut y = Vec::with_capacity(rows * n_out);
+    for start in (0..rows).step_by(block) {
+        let n = block.min(rows - start);
+        let patches = &mut patches[..n * cols];
+        im2col(geometry, &planar, start, patches);
+        y.extend(matrices.product(layer, patches, n, (offset + start) as u32)?);
+    }
+    Ok(y)
+}
+
+/// Patches of output pixels `first ..` (global over the batch, (image, oy, ox) order) into
+/// `dst` (pixels, c * k * k), each ordered (channel, ky, kx) like PyTorch's weight. `planar`
+/// holds the input channels-first (NCHW), where a window row of one channel is contiguous.
+fn im2col(geometry: &ConvGeometry, planar: &[f32], first: usize, dst: &mut [f32]) {
+    let ConvGeometry { k, stride, pad, .. } = *geometry;
+    let [c, h, w] = geometry.input;
+    let [_, oh, ow] = geometry.output;
+    let kk = k * k;
+    let cols = c * kk;
+    dst.par_chunks_mut(PIXELS_PER_TASK * cols)
         .enumerate()
-        .for_each(|(row_index, row)| {
-            let (n, oy) = (row_index / oh, row_index % oh);
-            let img = &x.data[n * h * w * c..][..h * w * c];
-            for ox in 0..ow {
-                let patch = &mut row[ox * cols..][..cols];
-                for ky in 0..k {
-                    let iy = (oy * stride + ky) as isize - pad as isize;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
+        .for_each(|(task, chunk)| {
+            for (i, patch) in chunk.chunks_exact_mut(cols).enumerate() {
+                let pixel = first + task * PIXELS_PER_TASK + i;
+                let (n, within) = (pixel / (oh * ow), pixel % (oh * ow));
+                let (y0, x0) = ((within / ow) * stride, (within % ow) * stride);
+                let img = &planar[n * c * h * w..][..c * h * w];
+                let interior = y0 >= pad && x0 >= pad && y0 + k <= h + pad && x0 + k <= w + pad;
+                if interior {
+                    // The common case: one contiguous copy per channel and window row.
+                    let (y0, x0) = (y0 - pad, x0 - pad);
+                    for (ch, dst_ch) in patch.chunks_exact_mut(kk).enumerate() {
+                        let plane = &img[ch * h * w..][..h * w];
+                        for (ky, dst_row) in dst_ch.chunks_exact_mut(k).enumerate() {
+                            copy_short(dst_row, &plane[(y0 + ky) * w + x0..][..k]);
+                        }
                     }
-                    for kx in 0..k {
-                        let ix = (ox * stride + kx) as isize - pad as isize;
-                        if ix < 0 || ix >= w as isize {
-                            continue;
-                        }
-                        let px = &img[(iy as usize * w + ix as usize) * c..][..c];
-                        for (ch, v) in px.iter().enumerate() {
-                            patch[ch * k * k + ky * k + kx] = *v;
-                        }
+                } else {
+                    for (j, v) in patch.iter_mut().enumerate() {
+                        let (ch, ky, kx) = (j / kk, (j % kk) / k, j % k);
+                        let (iy, ix) = (y0 + ky, x0 + kx);
+                        *v = if iy < pad || ix < pad || iy - pad >= h || ix - pad >= w {
+                            0.0
+                        } else {
+                            img[(ch * h + iy - pad) * w + ix - pad]
+                        };
                     }
                 }
             }
         });
-    m
+}
+
+/// `dst.copy_from_slice(src)` for a window row: kernels are a few pixels wide, and a copy of
+/// unknown length is a call to `memmove`, which costs more than the copy itself.
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    fn fixed<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let (Ok(dst), Ok(src)) = (<&mut [f32; N]>::try_from(dst), <&[f32; N]>::try_from(src))
+        else {
+            unreachable!("window rows of equal length")
+        };
+        *dst = *src;
+    }
+    match dst.len() {
+        1 => fixed::<1>(dst, src),
+        2 => fixed::<2>(dst, src),
+        3 => fixed::<3>(dst, src),
+        4 => fixed::<4>(dst, src),
+        5 => fixed::<5>(dst, src),
+        7 => fixed::<7>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
 }
 
 /// Max or average pooling over square windows without padding.
@@ -391,6 +479,14 @@ impl<'b, B: Backend> AnalogMatrices<'b, B> {
 
 impl<B: Backend> Matrices for AnalogMatrices<'_, B> {
     fn product(&self, layer: usize, x: &[f32], rows: usize, row_offset: u32) -> Result<Vec<f32>> {
-        self.layers[layer].forward(self.backend, x, rows, row_offset)
+        if x.len() != rows * self.layers[layer].grid().n_in {
+            return Err(Error::Shape(format!(
+                "{} inputs for {rows} vectors of matrix layer {layer}",
+                x.len()
+            )));
+        }
+        // The executor checked the images, and the weights are finite: activations stay
+        // finite short of an f32 overflow, which yields NaN logits rather than a failure.
+        self.layers[layer].forward_finite(self.backend, x, rows, row_offset)
     }
 }

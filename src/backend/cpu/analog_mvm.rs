@@ -9,7 +9,7 @@
 use super::gemm::matmul;
 use crate::backend::params::{MvmParams, noise_word, quantize, round_to_step};
 use crate::mapping::{split_size, split_start};
-use crate::rng::{Purpose, fill_normals};
+use crate::rng::{Purpose, fill_normals_rows};
 use rayon::prelude::*;
 
 /// Input vectors handled by one task: large enough to amortise GEMM packing, small
@@ -42,10 +42,12 @@ struct Scratch {
     acc: Vec<f32>,
     /// Products with |W|, for the weight read noise.
     acc_abs: Vec<f32>,
-    /// Output noise of one row.
+    /// Output noise of the active rows, (active, cols).
     noise: Vec<f32>,
-    /// Weight read noise of one row.
+    /// Weight read noise of the active rows, (active, cols).
     noise_w: Vec<f32>,
+    /// Global index of each active row (its noise counter).
+    row_ids: Vec<u32>,
     /// Noise-management scale of each row of the block.
     alpha: Vec<f32>,
     /// Bound-management factor r of each row.
@@ -148,23 +150,24 @@ fn tile_pass_impl(
     let w_abs = w_abs.filter(|_| p.w_noise > 0.0);
 
     // Noise management: one scale per input vector and tile.
+    // Plain loops (not iterator adaptors, which are compiled outside this function) so that
+    // they are inlined into the SIMD build.
     s.alpha.clear();
-    s.alpha.extend((0..n_rows).map(|r| {
-        if p.nm_abs_max == 1 {
-            x_block[r * n_in + k0..r * n_in + k0 + kn]
-                .iter()
-                .fold(0f32, |m, v| m.max(v.abs()))
+    s.active.clear();
+    for r in 0..n_rows {
+        let alpha = if p.nm_abs_max == 1 {
+            abs_max(&x_block[r * n_in + k0..r * n_in + k0 + kn])
         } else {
             1.0
+        };
+        s.alpha.push(alpha);
+        // An all-zero input vector gives zero output: no conversion happens.
+        if alpha > 0.0 {
+            s.active.push(r);
         }
-    }));
-    // An all-zero input vector gives zero output: no conversion happens.
-    s.active.clear();
-    s.active.extend((0..n_rows).filter(|&r| s.alpha[r] > 0.0));
+    }
     s.rfac.clear();
     s.rfac.resize(n_rows, 1.0);
-    s.noise.resize(cols, 0.0);
-    s.noise_w.resize(cols, 0.0);
     let tile = (g * p.out_groups + o) as usize;
 
     for bm_round in 0..p.max_rounds {
@@ -178,10 +181,7 @@ fn tile_pass_impl(
             let xs = &x_block[r * n_in + k0..r * n_in + k0 + kn];
             let start = s.xq.len();
             s.xq.resize(start + kn, 0.0);
-            // A plain loop (not an iterator adaptor) so that it is inlined into the SIMD build.
-            for (q, &v) in s.xq[start..].iter_mut().zip(xs) {
-                *q = quantize(v / scale, p.dac_step, p.dac_bound);
-            }
+            dac(&mut s.xq[start..], xs, scale, p.dac_step, p.dac_bound);
         }
         s.acc.resize(n_act * cols, 0.0);
         // acc (n_act, cols) = xq (n_act, kn) . W[c0.., k0..]^T
@@ -203,31 +203,54 @@ fn tile_pass_impl(
             );
         }
 
+        s.row_ids.clear();
+        for &r in &s.active {
+            s.row_ids.push(p.row_offset + first_row + r as u32);
+        }
+        // Sized even without output noise: the weight-noise pass reads it (times 0).
+        s.noise.resize(n_act * cols, 0.0);
+        if p.out_noise > 0.0 {
+            let word = noise_word(Purpose::OutNoise, g, bm_round);
+            fill_normals_rows(
+                &mut s.noise,
+                cols,
+                c0 as u32,
+                &s.row_ids,
+                p.stream,
+                word,
+                key,
+            );
+        }
+        if w_abs.is_some() {
+            let word = noise_word(Purpose::WeightNoise, g, bm_round);
+            s.noise_w.resize(n_act * cols, 0.0);
+            fill_normals_rows(
+                &mut s.noise_w,
+                cols,
+                c0 as u32,
+                &s.row_ids,
+                p.stream,
+                word,
+                key,
+            );
+        }
+
         s.repeat.clear();
         for (a, &r) in s.active.iter().enumerate() {
-            let row_global = p.row_offset + first_row + r as u32;
-            if p.out_noise > 0.0 {
-                let word = noise_word(Purpose::OutNoise, g, bm_round);
-                fill_normals(&mut s.noise, c0 as u32, row_global, p.stream, word, key);
-            }
-            if w_abs.is_some() {
-                let word = noise_word(Purpose::WeightNoise, g, bm_round);
-                fill_normals(&mut s.noise_w, c0 as u32, row_global, p.stream, word, key);
-            }
+            let noise = &s.noise[a * cols..(a + 1) * cols];
             // The ADC writes its codes over the analog values of the row.
             let acc = &mut s.acc[a * cols..(a + 1) * cols];
             let exceeded = if w_abs.is_some() {
                 let acc_abs = &s.acc_abs[a * cols..(a + 1) * cols];
-                for ((v, &va), (&n, &nw)) in acc
-                    .iter_mut()
-                    .zip(acc_abs)
-                    .zip(s.noise.iter().zip(&s.noise_w))
+                let noise_w = &s.noise_w[a * cols..(a + 1) * cols];
+                for ((v, &va), (&n, &nw)) in
+                    acc.iter_mut().zip(acc_abs).zip(noise.iter().zip(noise_w))
                 {
                     *v = *v + p.out_noise * n + p.w_noise * va.sqrt() * nw;
                 }
                 adc_row(p, acc)
             } else if p.out_noise > 0.0 {
-                for (v, &n) in acc.iter_mut().zip(&s.noise) {
+                for (v, &n) in acc.iter_mut().zip(noise) {
                     *v += p.out_noise * n;
                 }
                 adc_row(p, acc)
@@ -250,6 +273,50 @@ fn tile_pass_impl(
     }
 }
 
+/// Width of the fixed-size chunks the helpers below work on: one AVX2 vector. Tile rows are
+/// short (25 inputs for a 5x5 convolution), so loops of unknown length would run mostly in
+/// their scalar remainders; fixed chunks vectorise fully.
+const CHUNK: usize = 8;
+
+/// Largest |v| of finite values. The magnitudes' bit patterns order like the floats, and an
+/// integer maximum vectorises where a float one (NaN-aware) does not.
+#[inline(always)]
+fn abs_max(xs: &[f32]) -> f32 {
+    let magnitude = |v: f32| v.to_bits() & 0x7fff_ffff;
+    let mut lanes = [0u32; CHUNK];
+    let chunks = xs.chunks_exact(CHUNK);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
+            *m = (*m).max(magnitude(v));
+        }
+    }
+    let mut m = rest.iter().fold(0, |m, &v| m.max(magnitude(v)));
+    for lane in lanes {
+        m = m.max(lane);
+    }
+    f32::from_bits(m)
+}
+
+/// DAC of one input vector scaled by `1 / scale` (noise and bound management).
+#[inline(always)]
+fn dac(dst: &mut [f32], src: &[f32], scale: f32, step: f32, bound: f32) {
+    let mut dst_chunks = dst.chunks_exact_mut(CHUNK);
+    let mut src_chunks = src.chunks_exact(CHUNK);
+    for (d, x) in (&mut dst_chunks).zip(&mut src_chunks) {
+        for (q, &v) in d.iter_mut().zip(x) {
+            *q = quantize(v / scale, step, bound);
+        }
+    }
+    for (q, &v) in dst_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(src_chunks.remainder())
+    {
+        *q = quantize(v / scale, step, bound);
+    }
+}
+
 /// ADC of one row of analog outputs, in place; true when any output, rounded, lies beyond
 /// the bound (the bound-management trigger).
 #[inline(always)]
@@ -259,11 +326,21 @@ fn adc_row(p: &MvmParams, row: &mut [f32]) -> bool {
     if p.adc_step == 0.0 {
         return false;
     }
-    let mut exceeded = false;
-    for v in row.iter_mut() {
+    let convert = |v: &mut f32| {
         let q = round_to_step(*v, p.adc_step);
-        exceeded |= q.abs() > p.adc_bound;
         *v = q.clamp(-p.adc_bound, p.adc_bound);
+        q.abs() > p.adc_bound
+    };
+    let mut lanes = [false; CHUNK];
+    let mut chunks = row.chunks_exact_mut(CHUNK);
+    for chunk in &mut chunks {
+        for (exceeded, v) in lanes.iter_mut().zip(chunk) {
+            *exceeded |= convert(v);
+        }
+    }
+    let mut exceeded = lanes.contains(&true);
+    for v in chunks.into_remainder() {
+        exceeded |= convert(v);
     }
     exceeded
 }
