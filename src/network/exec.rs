@@ -110,13 +110,19 @@ impl<'n> Executor<'n> {
         let mut outputs: Vec<Option<Activation>> = Vec::with_capacity(self.net.graph.nodes.len());
         let last_use = self.last_uses();
         for (i, node) in self.net.graph.nodes.iter().enumerate() {
-            let src = |k: usize| -> &Activation {
-                match node.inputs[k] {
-                    None => &input,
-                    Some(j) => outputs[j].as_ref().expect("kept until its last use"),
-                }
+            // Element-wise layers overwrite their first input when no later node reads it.
+            if let Some(data) = self.in_place(i, &last_use, &input, &mut outputs) {
+                outputs.push(Some(Activation {
+                    shape: node.shape,
+                    data,
+                }));
+                free_dead(&mut outputs, &last_use, i);
+                continue;
+            }
+            let x = match node.inputs[0] {
+                None => &input,
+                Some(j) => outputs[j].as_ref().expect("kept until its last use"),
             };
-            let x = src(0);
             let data = match &node.op {
                 Op::Conv2d {
                     kernel,
@@ -140,22 +146,8 @@ impl<'n> Executor<'n> {
                         .map_err(|_| Error::Shape("too many images for noise indices".into()))?;
                     matrices.product(layer, &x.data, batch, offset)?
                 }
-                Op::BatchNorm { .. } => {
-                    let (scale, shift) = self.folded[i].as_ref().expect("folded batch norm");
-                    let mut data = x.data.clone();
-                    data.par_chunks_mut(scale.len() * 1024).for_each(|block| {
-                        for px in block.chunks_mut(scale.len()) {
-                            for ((v, s), t) in px.iter_mut().zip(scale).zip(shift) {
-                                *v = *v * s + t;
-                            }
-                        }
-                    });
-                    data
-                }
-                Op::Relu => x.data.par_iter().map(|v| v.max(0.0)).collect(),
-                Op::Add => {
-                    let y = src(1);
-                    x.data.par_iter().zip(&y.data).map(|(a, b)| a + b).collect()
+                Op::BatchNorm { .. } | Op::Relu | Op::Add => {
+                    unreachable!("element-wise layers run in place")
                 }
                 Op::MaxPool { kernel, stride } => {
                     pool(x, batch, *kernel, *stride, node.shape, true)
@@ -183,15 +175,62 @@ impl<'n> Executor<'n> {
                 shape: node.shape,
                 data,
             }));
-            // Free what no later node reads.
-            for (j, slot) in outputs.iter_mut().enumerate().take(i) {
-                if last_use[j] == i {
-                    *slot = None;
-                }
-            }
+            free_dead(&mut outputs, &last_use, i);
         }
         let last = outputs.pop().flatten().expect("the graph has nodes");
         Ok(last.data)
+    }
+
+    /// Output of node `i` if it is element-wise (batch norm, relu, residual add), computed in
+    /// the buffer of its first input when node `i` is that input's last reader (and reads it
+    /// once), else in a copy.
+    fn in_place(
+        &self,
+        i: usize,
+        last_use: &[usize],
+        input: &Activation,
+        outputs: &mut [Option<Activation>],
+    ) -> Option<Vec<f32>> {
+        let node = &self.net.graph.nodes[i];
+        if !matches!(node.op, Op::BatchNorm { .. } | Op::Relu | Op::Add) {
+            return None;
+        }
+        let first = node.inputs[0];
+        let reads_first_once = node.inputs.iter().filter(|&&k| k == first).count() == 1;
+        let mut data = match first {
+            Some(j) if last_use[j] == i && reads_first_once => {
+                outputs[j].take().expect("kept until its last use").data
+            }
+            Some(j) => outputs[j]
+                .as_ref()
+                .expect("kept until its last use")
+                .data
+                .clone(),
+            None => input.data.clone(),
+        };
+        match &node.op {
+            Op::BatchNorm { .. } => {
+                let (scale, shift) = self.folded[i].as_ref().expect("folded batch norm");
+                data.par_chunks_mut(scale.len() * 1024).for_each(|block| {
+                    for px in block.chunks_mut(scale.len()) {
+                        for ((v, s), t) in px.iter_mut().zip(scale).zip(shift) {
+                            *v = *v * s + t;
+                        }
+                    }
+                });
+            }
+            Op::Relu => data.par_iter_mut().for_each(|v| *v = v.max(0.0)),
+            _ => {
+                let other = match node.inputs[1] {
+                    None => input,
+                    Some(j) => outputs[j].as_ref().expect("kept until its last use"),
+                };
+                data.par_iter_mut()
+                    .zip(&other.data)
+                    .for_each(|(a, b)| *a += b);
+            }
+        }
+        Some(data)
     }
 
     /// For each node, the index of the last node that reads it.
@@ -204,6 +243,15 @@ impl<'n> Executor<'n> {
             }
         }
         last
+    }
+}
+
+/// Frees the outputs whose last reader is node `i`.
+fn free_dead(outputs: &mut [Option<Activation>], last_use: &[usize], i: usize) {
+    for (j, slot) in outputs.iter_mut().enumerate().take(i) {
+        if last_use[j] == i {
+            *slot = None;
+        }
     }
 }
 
