@@ -39,6 +39,8 @@ fn train_args(out: &Path) -> Command {
             "aihwkit-default",
             "--clip-sigma",
             "2.5",
+            "--gain-noise",
+            "0.1",
             "--out",
         ])
         .arg(out);
@@ -243,6 +245,12 @@ fn bad_training_and_evaluation_input_fails_in_one_line() {
             .arg(&out),
     );
     assert!(e.contains("/nonexistent"), "{e}");
+    let e = fails(
+        imcnas()
+            .args(["train", "--gain-noise", "1.5", "--out"])
+            .arg(&out),
+    );
+    assert!(e.contains("gain noise") && e.contains("1.5"), "{e}");
     assert!(!out.exists(), "nothing written on bad input");
     let e = fails(imcnas().args(["eval", "--config", "pcm", "--model", "/nonexistent"]));
     assert!(e.contains("network.json"), "{e}");

@@ -36,6 +36,7 @@ fn options(dataset: &str, arch: &str, epochs: usize, max_train: Option<usize>) -
         noise_eta: 0.0,
         fake_quant: None,
         clip_sigma: None,
+        gain_noise: 0.0,
         max_train,
     }
 }

@@ -46,6 +46,10 @@ pub struct TrainArgs {
     /// Clip weights to this many standard deviations of their layer after every step.
     #[arg(long)]
     clip_sigma: Option<f32>,
+    /// Hardware-aware training: random relative gain error (std) of every layer that feeds a
+    /// batch norm, as drift compensation leaves it on a chip (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    gain_noise: f32,
     /// Use at most this many training images (quick runs).
     #[arg(long)]
     max_train: Option<usize>,
@@ -74,9 +78,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         (Some(config_name), eta) => {
             Some(Hwa::with_converters(eta, &config::load(config_name, &[])?))
         }
-        (None, eta) if eta > 0.0 => Some(Hwa::noise(eta)),
+        (None, eta) if eta > 0.0 || args.gain_noise > 0.0 => Some(Hwa::noise(eta)),
         (None, _) => None,
-    };
+    }
+    .map(|hwa| hwa.with_gain_noise(args.gain_noise));
     let options = TrainOptions {
         dataset: name.to_string(),
         arch: arch.to_string(),
@@ -88,8 +93,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         noise_eta: args.noise_eta,
         fake_quant: args.fake_quant.clone(),
         clip_sigma: args.clip_sigma,
+        gain_noise: args.gain_noise,
         max_train: args.max_train,
     };
+    // Checked before the first line of output, so that bad values give a one-line error.
+    options.check()?;
     let device = training_device(args.gpu)?;
     eprintln!(
         "training {arch} on {} ({} images of {:?}), {} epochs{}",

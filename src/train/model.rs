@@ -214,7 +214,13 @@ impl TrainNet {
                     };
                     y.unsqueeze_dims(&[2, 3])
                 }
-                (Op::BatchNorm { .. }, Slot::Norm(k)) => self.norms[*k].forward(x),
+                (Op::BatchNorm { .. }, Slot::Norm(k)) => {
+                    let y = self.norms[*k].forward(x);
+                    match hwa {
+                        Some(hwa) => hwa.gain_error(y, &self.norms[*k]),
+                        None => y,
+                    }
+                }
                 (Op::Relu, _) => burn::tensor::activation::relu(x),
                 (Op::Add, _) => x + input(1),
                 (Op::MaxPool { kernel, stride }, _) => max_pool2d(

@@ -50,6 +50,10 @@ pub struct TrainOptions {
     pub fake_quant: Option<String>,
     /// Weight clipping at this many standard deviations after every step (none = off).
     pub clip_sigma: Option<f32>,
+    /// Relative gain-error noise before every batch norm (0 = off; absent in runs saved
+    /// before it existed).
+    #[serde(default)]
+    pub gain_noise: f32,
     /// Training images used at most (none = all), for quick runs.
     pub max_train: Option<usize>,
 }
@@ -103,7 +107,7 @@ pub fn train(
     resume: bool,
     progress: bool,
 ) -> Result<TrainReport> {
-    check(options)?;
+    options.check()?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let (mut train_set, val_set) =
         train.split_validation(options.validation_fraction, options.seed)?;
@@ -216,6 +220,16 @@ pub fn train(
     Ok(TrainReport { history, network })
 }
 
+impl TrainOptions {
+    /// Checks every value's range; [`train`] does it too, before writing anything.
+    ///
+    /// # Errors
+    /// The first value out of range, named.
+    pub fn check(&self) -> Result<()> {
+        check(self)
+    }
+}
+
 fn check(options: &TrainOptions) -> Result<()> {
     let bad = |field: &str, value: String, expected: &str| {
         Err(Error::Training(format!("{field} = {value}: {expected}")))
@@ -248,6 +262,13 @@ fn check(options: &TrainOptions) -> Result<()> {
         return bad(
             "noise eta",
             options.noise_eta.to_string(),
+            "expected in [0, 1]",
+        );
+    }
+    if !(0.0..=1.0).contains(&options.gain_noise) {
+        return bad(
+            "gain noise",
+            options.gain_noise.to_string(),
             "expected in [0, 1]",
         );
     }
