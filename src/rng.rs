@@ -223,28 +223,18 @@ pub fn fill_normals_rows(
 const LANES: usize = 8;
 
 /// [`philox4x32_10`] of eight counters at once, struct of arrays: `counters[w][i]` is word
-/// `w` of block `i`. Portable form; `simd::philox_x8_avx2` is its AVX2 build.
+/// `w` of block `i`. Portable form, one block at a time; `simd::philox_x8_avx2` is the
+/// vectorised one.
 #[inline(always)]
 fn philox_x8(counters: [[u32; LANES]; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
-    let mut c = counters;
-    let mut k = key;
-    for round in 0..10 {
-        if round > 0 {
-            k[0] = k[0].wrapping_add(PHILOX_W0);
-            k[1] = k[1].wrapping_add(PHILOX_W1);
+    let mut out = [[0u32; LANES]; 4];
+    for i in 0..LANES {
+        let block = philox4x32_10(counters.map(|words| words[i]), key);
+        for (w, word) in block.into_iter().enumerate() {
+            out[w][i] = word;
         }
-        let mut next = [[0u32; LANES]; 4];
-        for i in 0..LANES {
-            let (hi0, lo0) = mulhilo(PHILOX_M0, c[0][i]);
-            let (hi1, lo1) = mulhilo(PHILOX_M1, c[2][i]);
-            next[0][i] = hi1 ^ c[1][i] ^ k[0];
-            next[1][i] = lo1;
-            next[2][i] = hi0 ^ c[3][i] ^ k[1];
-            next[3][i] = lo0;
-        }
-        c = next;
     }
-    c
+    out
 }
 
 /// The normals of eight Philox blocks, as [`normals4`]: `result[k][i]` is normal `k` of block `i`.
