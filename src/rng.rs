@@ -299,8 +299,15 @@ mod simd {
             let normals = box_muller_x8(philox(counters, key));
             for (i, &(r, b)) in slots.iter().enumerate().take(n) {
                 let dst = &mut out[r * cols..(r + 1) * cols];
+                let start = 4 * b;
+                if start >= first && start + 4 <= first + cols {
+                    // A whole block inside the row: the common case.
+                    let block = [normals[0][i], normals[1][i], normals[2][i], normals[3][i]];
+                    dst[start - first..start - first + 4].copy_from_slice(&block);
+                    continue;
+                }
                 for (lane, z) in normals.iter().enumerate() {
-                    let global = 4 * b + lane;
+                    let global = start + lane;
                     if global >= first && global < first + cols {
                         dst[global - first] = z[i];
                     }

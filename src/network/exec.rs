@@ -344,15 +344,28 @@ fn conv(
     } else {
         std::borrow::Cow::Owned(to_channels_first(x, batch, geometry.input))
     };
-    let mut patches = vec![0.0f32; block * cols];
     let mut y = Vec::with_capacity(rows * n_out);
-    for start in (0..rows).step_by(block) {
-        let n = block.min(rows - start);
-        let patches = &mut patches[..n * cols];
-        im2col(geometry, &planar, start, patches);
-        y.extend(matrices.product(layer, patches, n, (offset + start) as u32)?);
-    }
+    PATCHES.with_borrow_mut(|patches| -> Result<()> {
+        // Every element of a block is written before it is read: no zeroing needed beyond
+        // the first growth.
+        if patches.len() < block * cols {
+            patches.resize(block * cols, 0.0);
+        }
+        for start in (0..rows).step_by(block) {
+            let n = block.min(rows - start);
+            let patches = &mut patches[..n * cols];
+            im2col(geometry, &planar, start, patches);
+            y.extend(matrices.product(layer, patches, n, (offset + start) as u32)?);
+        }
+        Ok(())
+    })?;
     Ok(y)
+}
+
+thread_local! {
+    /// The im2col block of the calling thread, kept between layers and batches: a fresh
+    /// 8 MiB allocation per convolution costs page faults comparable to building the block.
+    static PATCHES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Patches of output pixels `first ..` (global over the batch, (image, oy, ox) order) into

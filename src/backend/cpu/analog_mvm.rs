@@ -73,16 +73,26 @@ pub fn analog_mvm(
     y.par_chunks_mut(rows * n_out)
         .zip(x.par_chunks(rows * n_in))
         .enumerate()
-        .for_each_init(Scratch::default, |scratch, (block, (y_block, x_block))| {
+        .for_each(|(block, (y_block, x_block))| {
             let layer = LayerView { p, w, w_abs, gain };
             let first_row = (block * rows) as u32;
             y_block.fill(0.0);
-            for o in 0..p.out_groups {
-                for g in 0..p.in_groups {
-                    simd::tile_pass(&layer, g, o, first_row, x_block, y_block, scratch);
+            SCRATCH.with_borrow_mut(|scratch| {
+                for o in 0..p.out_groups {
+                    for g in 0..p.in_groups {
+                        simd::tile_pass(&layer, g, o, first_row, x_block, y_block, scratch);
+                    }
                 }
-            }
+            });
         });
+}
+
+thread_local! {
+    /// Each worker thread's scratch, kept between tasks and calls: rayon would run a
+    /// per-task initialiser many times per call, and buffers of a few hundred KiB allocated
+    /// that often cost page faults. The tile pass does not call back into rayon, so a thread
+    /// never borrows it twice.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 mod simd {
