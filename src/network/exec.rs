@@ -119,10 +119,7 @@ impl<'n> Executor<'n> {
                 free_dead(&mut outputs, &last_use, i);
                 continue;
             }
-            let x = match node.inputs[0] {
-                None => &input,
-                Some(j) => outputs[j].as_ref().expect("kept until its last use"),
-            };
+            let x = source(&outputs, &input, node.inputs[0]);
             let data = match &node.op {
                 Op::Conv2d {
                     kernel,
@@ -201,12 +198,7 @@ impl<'n> Executor<'n> {
             Some(j) if last_use[j] == i && reads_first_once => {
                 outputs[j].take().expect("kept until its last use").data
             }
-            Some(j) => outputs[j]
-                .as_ref()
-                .expect("kept until its last use")
-                .data
-                .clone(),
-            None => input.data.clone(),
+            other => source(outputs, input, other).data.clone(),
         };
         match &node.op {
             Op::BatchNorm { .. } => {
@@ -221,10 +213,7 @@ impl<'n> Executor<'n> {
             }
             Op::Relu => data.par_iter_mut().for_each(|v| *v = v.max(0.0)),
             _ => {
-                let other = match node.inputs[1] {
-                    None => input,
-                    Some(j) => outputs[j].as_ref().expect("kept until its last use"),
-                };
+                let other = source(outputs, input, node.inputs[1]);
                 data.par_iter_mut()
                     .zip(&other.data)
                     .for_each(|(a, b)| *a += b);
@@ -243,6 +232,18 @@ impl<'n> Executor<'n> {
             }
         }
         last
+    }
+}
+
+/// A node's input: the images (`None`) or an earlier node's output, kept until its last reader.
+fn source<'a>(
+    outputs: &'a [Option<Activation>],
+    input: &'a Activation,
+    from: Option<usize>,
+) -> &'a Activation {
+    match from {
+        None => input,
+        Some(j) => outputs[j].as_ref().expect("kept until its last use"),
     }
 }
 

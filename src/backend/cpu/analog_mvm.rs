@@ -217,32 +217,19 @@ fn tile_pass_impl(
         for &r in &s.active {
             s.row_ids.push(p.row_offset + first_row + r as u32);
         }
+        let row_ids = &s.row_ids;
+        let fill = |buffer: &mut Vec<f32>, purpose: Purpose| {
+            buffer.resize(n_act * cols, 0.0);
+            let word = noise_word(purpose, g, bm_round);
+            fill_normals_rows(buffer, cols, c0 as u32, row_ids, p.stream, word, key);
+        };
         // Sized even without output noise: the weight-noise pass reads it (times 0).
         s.noise.resize(n_act * cols, 0.0);
         if p.out_noise > 0.0 {
-            let word = noise_word(Purpose::OutNoise, g, bm_round);
-            fill_normals_rows(
-                &mut s.noise,
-                cols,
-                c0 as u32,
-                &s.row_ids,
-                p.stream,
-                word,
-                key,
-            );
+            fill(&mut s.noise, Purpose::OutNoise);
         }
         if w_abs.is_some() {
-            let word = noise_word(Purpose::WeightNoise, g, bm_round);
-            s.noise_w.resize(n_act * cols, 0.0);
-            fill_normals_rows(
-                &mut s.noise_w,
-                cols,
-                c0 as u32,
-                &s.row_ids,
-                p.stream,
-                word,
-                key,
-            );
+            fill(&mut s.noise_w, Purpose::WeightNoise);
         }
 
         s.repeat.clear();
