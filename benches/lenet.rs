@@ -4,7 +4,8 @@
 //! inference (same executor, exact products) measured in the same run.
 //!
 //! The GPU backend is measured when a hardware adapter exists (or with IMCNAS_BENCH_GPU=1,
-//! which also accepts software adapters).
+//! which also accepts software adapters): with activations returning to the host after every
+//! matrix layer, and resident on the device for one chip and for a stacked set of ten.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use imcnas::backend::Backend;
@@ -14,13 +15,18 @@ use imcnas::config;
 use imcnas::data::{self, DatasetName, Split};
 use imcnas::engine::Chip;
 use imcnas::network::arch::Arch;
-use imcnas::network::exec::{AnalogMatrices, Executor, FloatMatrices};
+use imcnas::network::chips::NetworkBackend;
+use imcnas::network::exec::Executor;
+use imcnas::network::matrices::{AnalogMatrices, FloatMatrices};
 use imcnas::rng::Seed;
 use imcnas::train::TrainNet;
 use std::hint::black_box;
 use std::path::PathBuf;
 
 const BATCH: usize = 256;
+
+/// Chip instances of the stacked GPU measurement.
+const CHIPS: u32 = 10;
 
 fn lenet(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
@@ -59,13 +65,32 @@ fn lenet(c: &mut Criterion) {
     });
     let any = std::env::var("IMCNAS_BENCH_GPU").is_ok_and(|v| v == "1");
     if let Ok(gpu) = GpuBackend::new(any) {
+        // Activations returning to the host after every matrix layer.
         let matrices = AnalogMatrices::program(&gpu, &hw, &net, chip).expect("program");
-        group.bench_function(format!("analog_gpu ({})", gpu.describe()), |b| {
-            b.iter(|| {
-                exec.logits(&matrices, black_box(images), BATCH, 0)
-                    .expect("analog")
-            })
-        });
+        group.bench_function(
+            format!("analog_gpu_host_roundtrip ({})", gpu.describe()),
+            |b| {
+                b.iter(|| {
+                    exec.logits(&matrices, black_box(images), BATCH, 0)
+                        .expect("analog")
+                })
+            },
+        );
+        // Activations on the device from images to logits; one chip, then a stacked set of
+        // CHIPS chips (the throughput counts every image on every chip).
+        for chips in [1, CHIPS] {
+            let set = gpu
+                .program_chips(&hw, &net, chip.seed, 0..chips)
+                .expect("program");
+            let name = format!("analog_gpu_resident_{chips}_chips ({})", gpu.describe());
+            group.throughput(Throughput::Elements(BATCH as u64 * u64::from(chips)));
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    set.logits(&exec, black_box(images), BATCH, 0)
+                        .expect("analog")
+                })
+            });
+        }
     }
     group.finish();
 }

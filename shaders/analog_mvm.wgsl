@@ -1,6 +1,12 @@
 // Tiled analog MVM with its periphery: one workgroup per (block of ROWS input vectors,
-// output group); over input groups, over bound-management rounds: noise management, DAC,
-// MVM, output noise, ADC; partial sums of the input groups added in f32.
+// output group, chip); over input groups, over bound-management rounds: noise management,
+// DAC, MVM, output noise, ADC; partial sums of the input groups added in f32. Workgroups
+// step over the row blocks by the grid's width, so a dispatch needs no more than 65,535
+// of them per dimension.
+// Chip instances of one layer run stacked in one dispatch (workgroup z = chip): chip z reads
+// its own batch of x, weights and gains at z times their per-chip sizes, writes its own
+// batch of y, and draws noise from stream p.stream + z (consecutive instances have
+// consecutive streams). The CPU twin runs one chip per call, which is z = 0.
 // Twin: src/backend/cpu/analog_mvm.rs (analog_mvm, tile_pass, adc_row).
 
 // Twin of MvmParams in src/backend/params.rs.
@@ -37,11 +43,13 @@ const MAX_K: u32 = 1024u;
 const SLOTS: u32 = 16u; // ROWS * COLS
 
 @group(0) @binding(0) var<uniform> p: MvmParams;
+// Inputs, (chips, batch, n_in).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-// Effective weights, transposed: (n_in, chunk_cols).
+// Effective weights, transposed: (chips, n_in, chunk_cols).
 @group(0) @binding(2) var<storage, read> w_t: array<f32>;
-// Drift-compensation gain per tile of the layer.
+// Drift-compensation gain per (chip, tile) of the layer.
 @group(0) @binding(3) var<storage, read> gain: array<f32>;
+// Outputs, (chips, batch, n_out).
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 var<workgroup> xq: array<f32, 2048>; // ROWS * MAX_K
@@ -53,165 +61,177 @@ var<workgroup> row_exceeded: array<atomic<u32>, ROWS>;
 var<workgroup> any_active: u32;
 
 @compute @workgroup_size(128)
-fn analog_mvm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn analog_mvm(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) grid: vec3<u32>,
+    @builtin(local_invocation_index) t: u32,
+) {
     let o = p.group_first + wid.y;
-    let row0 = wid.x * ROWS;
     let c0 = split_start(p.n_out, p.out_groups, o);
     let cols = split_size(p.n_out, p.out_groups, o);
     let key = vec2<u32>(p.key_lo, p.key_hi);
-    var out: array<f32, SLOTS>;
-    var res: array<f32, SLOTS>;
-    for (var s = 0u; s < SLOTS; s++) {
-        out[s] = 0.0;
-        res[s] = 0.0;
-    }
+    let chip = wid.z;
+    let stream = p.stream + chip;
+    let x0 = chip * p.batch * p.n_in;
+    let y0 = chip * p.batch * p.n_out;
+    let w0 = chip * p.n_in * p.chunk_cols;
+    let gain0 = chip * p.in_groups * p.out_groups;
+    for (var block = wid.x; block * ROWS < p.batch; block += grid.x) {
+        let row0 = block * ROWS;
+        var out: array<f32, SLOTS>;
+        var res: array<f32, SLOTS>;
+        for (var s = 0u; s < SLOTS; s++) {
+            out[s] = 0.0;
+            res[s] = 0.0;
+        }
 
-    for (var g = 0u; g < p.in_groups; g++) {
-        let k0 = split_start(p.n_in, p.in_groups, g);
-        let kn = split_size(p.n_in, p.in_groups, g);
+        for (var g = 0u; g < p.in_groups; g++) {
+            let k0 = split_start(p.n_in, p.in_groups, g);
+            let kn = split_size(p.n_in, p.in_groups, g);
 
-        // Noise management: one scale per input vector and tile.
-        for (var r = 0u; r < ROWS; r++) {
-            let b = row0 + r;
-            var m = 0.0;
-            if (b < p.batch) {
-                for (var j = t; j < kn; j += WG) {
-                    m = max(m, abs(x[b * p.n_in + k0 + j]));
+            // Noise management: one scale per input vector and tile.
+            for (var r = 0u; r < ROWS; r++) {
+                let b = row0 + r;
+                var m = 0.0;
+                if (b < p.batch) {
+                    for (var j = t; j < kn; j += WG) {
+                        m = max(m, abs(x[x0 + b * p.n_in + k0 + j]));
+                    }
                 }
-            }
-            red[t] = m;
-            workgroupBarrier();
-            for (var half = WG / 2u; half > 0u; half = half / 2u) {
-                if (t < half) {
-                    red[t] = max(red[t], red[t + half]);
+                red[t] = m;
+                workgroupBarrier();
+                for (var half = WG / 2u; half > 0u; half = half / 2u) {
+                    if (t < half) {
+                        red[t] = max(red[t], red[t + half]);
+                    }
+                    workgroupBarrier();
+                }
+                if (t == 0u) {
+                    var alpha = 1.0;
+                    if (p.nm_abs_max == 1u) {
+                        alpha = red[0];
+                    }
+                    row_alpha[r] = alpha;
+                    row_rfac[r] = 1.0;
+                    // An all-zero input vector gives zero output: no conversion happens.
+                    row_active[r] = select(0u, 1u, b < p.batch && alpha > 0.0);
                 }
                 workgroupBarrier();
             }
-            if (t == 0u) {
-                var alpha = 1.0;
-                if (p.nm_abs_max == 1u) {
-                    alpha = red[0];
-                }
-                row_alpha[r] = alpha;
-                row_rfac[r] = 1.0;
-                // An all-zero input vector gives zero output: no conversion happens.
-                row_active[r] = select(0u, 1u, b < p.batch && alpha > 0.0);
-            }
-            workgroupBarrier();
-        }
 
-        for (var bm_round = 0u; bm_round < p.max_rounds; bm_round++) {
-            // DAC of the active rows.
-            for (var r = 0u; r < ROWS; r++) {
-                if (row_active[r] == 1u) {
-                    let scale = row_alpha[r] * row_rfac[r];
-                    let b = row0 + r;
-                    for (var j = t; j < kn; j += WG) {
-                        xq[r * MAX_K + j] = quantize(x[b * p.n_in + k0 + j] / scale, p.dac_step, p.dac_bound);
-                    }
-                }
-            }
-            if (t == 0u) {
-                for (var r = 0u; r < ROWS; r++) {
-                    atomicStore(&row_exceeded[r], 0u);
-                }
-            }
-            workgroupBarrier();
-
-            // Analog products of this invocation's columns.
-            var acc: array<f32, SLOTS>;
-            var acc_abs: array<f32, SLOTS>;
-            for (var s = 0u; s < SLOTS; s++) {
-                acc[s] = 0.0;
-                acc_abs[s] = 0.0;
-            }
-            for (var j = 0u; j < kn; j++) {
-                let w_row = (k0 + j) * p.chunk_cols + c0 - p.col_offset;
-                for (var r = 0u; r < ROWS; r++) {
-                    let xv = xq[r * MAX_K + j];
-                    for (var c = 0u; c < COLS; c++) {
-                        let col = t + c * WG;
-                        if (col < cols) {
-                            let wv = w_t[w_row + col];
-                            acc[r * COLS + c] = acc[r * COLS + c] + wv * xv;
-                            if (p.w_noise > 0.0) {
-                                acc_abs[r * COLS + c] = acc_abs[r * COLS + c] + abs(wv) * (xv * xv);
-                            }
-                        }
-                    }
-                }
-            }
-
-            // Output noise, ADC, bound check.
-            for (var r = 0u; r < ROWS; r++) {
-                if (row_active[r] == 1u) {
-                    let row_global = p.row_offset + row0 + r;
-                    var exceeded = false;
-                    for (var c = 0u; c < COLS; c++) {
-                        let col = t + c * WG;
-                        if (col < cols) {
-                            let gc = c0 + col;
-                            var v = acc[r * COLS + c];
-                            if (p.out_noise > 0.0) {
-                                let n = normals4(vec4<u32>(gc >> 2u, row_global, p.stream, noise_word(PURPOSE_OUT_NOISE, g, bm_round)), key);
-                                v = v + p.out_noise * n[gc & 3u];
-                            }
-                            if (p.w_noise > 0.0) {
-                                let n = normals4(vec4<u32>(gc >> 2u, row_global, p.stream, noise_word(PURPOSE_WEIGHT_NOISE, g, bm_round)), key);
-                                v = v + p.w_noise * sqrt(acc_abs[r * COLS + c]) * n[gc & 3u];
-                            }
-                            let q = round_to_step(v, p.adc_step);
-                            exceeded = exceeded || abs(q) > p.adc_bound;
-                            res[r * COLS + c] = clamp(q, -p.adc_bound, p.adc_bound);
-                        }
-                    }
-                    if (exceeded) {
-                        atomicOr(&row_exceeded[r], 1u);
-                    }
-                }
-            }
-            workgroupBarrier();
-
-            // Bound management: rows that saturated repeat with half the input scale.
-            if (t == 0u) {
-                var again = 0u;
+            for (var bm_round = 0u; bm_round < p.max_rounds; bm_round++) {
+                // DAC of the active rows.
                 for (var r = 0u; r < ROWS; r++) {
                     if (row_active[r] == 1u) {
-                        if (atomicLoad(&row_exceeded[r]) == 1u && bm_round + 1u < p.max_rounds) {
-                            row_rfac[r] = row_rfac[r] * 2.0;
-                            again = 1u;
-                        } else {
-                            row_active[r] = 0u;
+                        let scale = row_alpha[r] * row_rfac[r];
+                        let b = row0 + r;
+                        for (var j = t; j < kn; j += WG) {
+                            xq[r * MAX_K + j] = quantize(x[x0 + b * p.n_in + k0 + j] / scale, p.dac_step, p.dac_bound);
                         }
                     }
                 }
-                any_active = again;
-            }
-            if (workgroupUniformLoad(&any_active) == 0u) {
-                break;
-            }
-        }
+                if (t == 0u) {
+                    for (var r = 0u; r < ROWS; r++) {
+                        atomicStore(&row_exceeded[r], 0u);
+                    }
+                }
+                workgroupBarrier();
 
-        // Digital partial sum of this tile.
-        let tile = g * p.out_groups + o;
-        for (var r = 0u; r < ROWS; r++) {
-            if (row0 + r < p.batch && row_alpha[r] > 0.0) {
-                let back = row_alpha[r] * row_rfac[r] * gain[tile];
-                for (var c = 0u; c < COLS; c++) {
-                    out[r * COLS + c] = out[r * COLS + c] + res[r * COLS + c] * back;
+                // Analog products of this invocation's columns.
+                var acc: array<f32, SLOTS>;
+                var acc_abs: array<f32, SLOTS>;
+                for (var s = 0u; s < SLOTS; s++) {
+                    acc[s] = 0.0;
+                    acc_abs[s] = 0.0;
+                }
+                for (var j = 0u; j < kn; j++) {
+                    let w_row = w0 + (k0 + j) * p.chunk_cols + c0 - p.col_offset;
+                    for (var r = 0u; r < ROWS; r++) {
+                        let xv = xq[r * MAX_K + j];
+                        for (var c = 0u; c < COLS; c++) {
+                            let col = t + c * WG;
+                            if (col < cols) {
+                                let wv = w_t[w_row + col];
+                                acc[r * COLS + c] = acc[r * COLS + c] + wv * xv;
+                                if (p.w_noise > 0.0) {
+                                    acc_abs[r * COLS + c] = acc_abs[r * COLS + c] + abs(wv) * (xv * xv);
+                                }
+                            }
+                        }
+                    }
+                }
+
+                // Output noise, ADC, bound check.
+                for (var r = 0u; r < ROWS; r++) {
+                    if (row_active[r] == 1u) {
+                        let row_global = p.row_offset + row0 + r;
+                        var exceeded = false;
+                        for (var c = 0u; c < COLS; c++) {
+                            let col = t + c * WG;
+                            if (col < cols) {
+                                let gc = c0 + col;
+                                var v = acc[r * COLS + c];
+                                if (p.out_noise > 0.0) {
+                                    let n = normals4(vec4<u32>(gc >> 2u, row_global, stream, noise_word(PURPOSE_OUT_NOISE, g, bm_round)), key);
+                                    v = v + p.out_noise * n[gc & 3u];
+                                }
+                                if (p.w_noise > 0.0) {
+                                    let n = normals4(vec4<u32>(gc >> 2u, row_global, stream, noise_word(PURPOSE_WEIGHT_NOISE, g, bm_round)), key);
+                                    v = v + p.w_noise * sqrt(acc_abs[r * COLS + c]) * n[gc & 3u];
+                                }
+                                let q = round_to_step(v, p.adc_step);
+                                exceeded = exceeded || abs(q) > p.adc_bound;
+                                res[r * COLS + c] = clamp(q, -p.adc_bound, p.adc_bound);
+                            }
+                        }
+                        if (exceeded) {
+                            atomicOr(&row_exceeded[r], 1u);
+                        }
+                    }
+                }
+                workgroupBarrier();
+
+                // Bound management: rows that saturated repeat with half the input scale.
+                if (t == 0u) {
+                    var again = 0u;
+                    for (var r = 0u; r < ROWS; r++) {
+                        if (row_active[r] == 1u) {
+                            if (atomicLoad(&row_exceeded[r]) == 1u && bm_round + 1u < p.max_rounds) {
+                                row_rfac[r] = row_rfac[r] * 2.0;
+                                again = 1u;
+                            } else {
+                                row_active[r] = 0u;
+                            }
+                        }
+                    }
+                    any_active = again;
+                }
+                if (workgroupUniformLoad(&any_active) == 0u) {
+                    break;
                 }
             }
-        }
-        workgroupBarrier();
-    }
 
-    for (var r = 0u; r < ROWS; r++) {
-        let b = row0 + r;
-        if (b < p.batch) {
-            for (var c = 0u; c < COLS; c++) {
-                let col = t + c * WG;
-                if (col < cols) {
-                    y[b * p.n_out + c0 + col] = out[r * COLS + c];
+            // Digital partial sum of this tile.
+            let tile = g * p.out_groups + o;
+            for (var r = 0u; r < ROWS; r++) {
+                if (row0 + r < p.batch && row_alpha[r] > 0.0) {
+                    let back = row_alpha[r] * row_rfac[r] * gain[gain0 + tile];
+                    for (var c = 0u; c < COLS; c++) {
+                        out[r * COLS + c] = out[r * COLS + c] + res[r * COLS + c] * back;
+                    }
+                }
+            }
+            workgroupBarrier();
+        }
+
+        for (var r = 0u; r < ROWS; r++) {
+            let b = row0 + r;
+            if (b < p.batch) {
+                for (var c = 0u; c < COLS; c++) {
+                    let col = t + c * WG;
+                    if (col < cols) {
+                        y[y0 + b * p.n_out + c0 + col] = out[r * COLS + c];
+                    }
                 }
             }
         }

@@ -46,6 +46,24 @@ impl<L> AnalogLayer<L> {
     pub fn inner(&self) -> &L {
         &self.layer
     }
+
+    /// The digital bias added after the analog product, if any.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+
+    /// The kernel parameters of a forward pass of `batch` vectors, the first of them number
+    /// `row_offset` of the data set.
+    pub fn mvm_params(&self, batch: usize, row_offset: u32) -> MvmParams {
+        MvmParams::new(
+            &self.grid,
+            &self.periphery,
+            batch,
+            row_offset,
+            self.seed,
+            self.stream,
+        )
+    }
 }
 
 /// Programs chip `chip` of layer `layer_id` with weights `w` of shape (n_out, n_in) and an optional
@@ -175,15 +193,7 @@ impl<L> AnalogLayer<L> {
         row_offset: u32,
     ) -> Result<Vec<f32>> {
         debug_assert_eq!(x.len(), batch * self.grid.n_in);
-        let params = MvmParams::new(
-            &self.grid,
-            &self.periphery,
-            batch,
-            row_offset,
-            self.seed,
-            self.stream,
-        );
-        let mut y = backend.mvm(&self.layer, x, &params)?;
+        let mut y = backend.mvm(&self.layer, x, &self.mvm_params(batch, row_offset))?;
         if let Some(bias) = &self.bias {
             for row in y.chunks_mut(self.grid.n_out) {
                 row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);

@@ -68,14 +68,15 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
     let full = metrics(&whole);
     assert_eq!(full.len(), 4);
 
-    // Kill a second run as soon as its first checkpoint is on disk.
+    // Kill a second run as soon as its first epoch is on disk: the metrics file is written
+    // right after the checkpoint.
     let killed = scratch("killed");
     let mut child = train_args(&killed)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while !killed.join("checkpoint.bin").exists() && started.elapsed() < Duration::from_secs(600) {
+    while !killed.join("metrics.jsonl").exists() && started.elapsed() < Duration::from_secs(600) {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();

@@ -346,3 +346,72 @@ pub fn quantize(v: f32, step: f32, bound: f32) -> f32 {
 pub fn noise_word(purpose: Purpose, group: u32, round: u32) -> u32 {
     purpose as u32 | (group << 8) | (round << 24)
 }
+
+/// Twin of `OpParams` in `shaders/network_ops.wgsl`: the shapes of one digital layer of a
+/// network (activations channels-last, `images` of them).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct OpParams {
+    /// Images in the batch (all chip instances of a stacked pass together).
+    pub images: u32,
+    /// Input channels.
+    pub channels: u32,
+    /// Input height.
+    pub height: u32,
+    /// Input width.
+    pub width: u32,
+    /// Output channels.
+    pub out_channels: u32,
+    /// Output height.
+    pub out_height: u32,
+    /// Output width.
+    pub out_width: u32,
+    /// Square window size (convolution, pooling).
+    pub kernel: u32,
+    /// Window stride.
+    pub stride: u32,
+    /// Zero padding on every side (convolution).
+    pub pad: u32,
+    /// Pooling: 1 for max, 0 for average.
+    pub max_pool: u32,
+    /// `im2col`: first output pixel (over the batch) of the block built.
+    pub first_pixel: u32,
+}
+
+impl OpParams {
+    /// A layer taking `images` activations of shape `input` to shape `output`.
+    pub fn new(images: usize, input: [usize; 3], output: [usize; 3]) -> Self {
+        let [channels, height, width] = input.map(|v| v as u32);
+        let [out_channels, out_height, out_width] = output.map(|v| v as u32);
+        OpParams {
+            images: images as u32,
+            channels,
+            height,
+            width,
+            out_channels,
+            out_height,
+            out_width,
+            ..OpParams::default()
+        }
+    }
+
+    /// Values of one input activation.
+    pub fn input_len(&self) -> usize {
+        (self.channels * self.height * self.width) as usize
+    }
+
+    /// Output pixels of one image.
+    pub fn out_pixels(&self) -> usize {
+        (self.out_height * self.out_width) as usize
+    }
+
+    /// Values of one output activation.
+    pub fn out_len(&self) -> usize {
+        (self.out_channels * self.out_height * self.out_width) as usize
+    }
+
+    /// Values of one im2col patch.
+    pub fn patch_len(&self) -> usize {
+        (self.channels * self.kernel * self.kernel) as usize
+    }
+}

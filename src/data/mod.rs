@@ -54,6 +54,15 @@ impl Dataset {
         self.shape.iter().product()
     }
 
+    /// The pixels of samples `range`, each C x H x W.
+    ///
+    /// # Panics
+    /// If the range ends beyond `self.len()`.
+    pub fn images_of(&self, range: std::ops::Range<usize>) -> &[f32] {
+        let per = self.image_len();
+        &self.images[range.start * per..range.end * per]
+    }
+
     /// The pixels of sample `i`, C x H x W.
     ///
     /// # Panics

@@ -5,13 +5,13 @@
 
 pub mod report;
 
-use crate::backend::Backend;
 use crate::config::HwConfig;
 use crate::data::Dataset;
-use crate::engine::Chip;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::network::exec::{AnalogMatrices, Executor, FloatMatrices, Matrices};
+use crate::network::chips::{ChipSet, NetworkBackend};
+use crate::network::exec::Executor;
+use crate::network::matrices::{FloatMatrices, Matrices};
 use crate::rng::Seed;
 use serde::{Deserialize, Serialize};
 
@@ -159,18 +159,55 @@ pub fn accuracy(
     batch: usize,
 ) -> Result<f64> {
     let exec = Executor::new(net);
-    let classes = net.graph.classes;
-    let per = data.image_len();
     let mut correct = 0usize;
-    for start in (0..data.len()).step_by(batch.max(1)) {
-        let end = (start + batch).min(data.len());
-        let images = &data.images[start * per..end * per];
-        let logits = exec.logits(matrices, images, end - start, start)?;
-        for (row, &label) in logits.chunks(classes).zip(&data.labels[start..end]) {
-            correct += usize::from(argmax(row) == usize::from(label));
-        }
+    for (start, end) in batches(data, batch) {
+        let logits = exec.logits(matrices, data.images_of(start..end), end - start, start)?;
+        correct += count_correct(&logits, &data.labels[start..end]);
     }
     Ok(correct as f64 / data.len().max(1) as f64)
+}
+
+/// Accuracy of every chip of `chips` on `data`, in instance order.
+///
+/// # Errors
+/// Backend failures.
+pub fn chip_accuracies(
+    exec: &Executor,
+    chips: &dyn ChipSet,
+    data: &Dataset,
+    batch: usize,
+) -> Result<Vec<f64>> {
+    let classes = exec.network().graph.classes;
+    let mut correct = vec![0usize; chips.chips()];
+    for (start, end) in batches(data, batch) {
+        let n = end - start;
+        let logits = chips.logits(exec, data.images_of(start..end), n, start)?;
+        for (count, chip) in correct.iter_mut().zip(logits.chunks(n * classes)) {
+            *count += count_correct(chip, &data.labels[start..end]);
+        }
+    }
+    Ok(correct
+        .into_iter()
+        .map(|c| c as f64 / data.len().max(1) as f64)
+        .collect())
+}
+
+/// The (start, end) image ranges of batches of `batch` images.
+fn batches(data: &Dataset, batch: usize) -> impl Iterator<Item = (usize, usize)> {
+    let len = data.len();
+    (0..len)
+        .step_by(batch.max(1))
+        .map(move |start| (start, (start + batch.max(1)).min(len)))
+}
+
+/// Rows of `logits` whose arg-max is their label.
+fn count_correct(logits: &[f32], labels: &[u8]) -> usize {
+    let classes = logits.len() / labels.len().max(1);
+    logits
+        .chunks(classes.max(1))
+        .zip(labels)
+        .filter(|(row, label)| argmax(row) == usize::from(**label))
+        .count()
 }
 
 /// Index of the largest value (the first on ties).
@@ -192,7 +229,7 @@ pub fn argmax(row: &[f32]) -> usize {
 /// # Errors
 /// Images that do not fit the network, layers the engine cannot hold, backend failures.
 #[allow(clippy::too_many_arguments)]
-pub fn evaluate<B: Backend>(
+pub fn evaluate<B: NetworkBackend>(
     backend: &B,
     hw: &HwConfig,
     config_name: &str,
@@ -214,6 +251,7 @@ pub fn evaluate<B: Backend>(
         ));
     }
     let float_accuracy = accuracy(net, &FloatMatrices::new(net), data, options.batch)?;
+    let exec = Executor::new(net);
     let mut all: Vec<Vec<f64>> = options
         .times
         .iter()
@@ -223,14 +261,16 @@ pub fn evaluate<B: Backend>(
     for (k, time) in options.times.iter().enumerate() {
         let hw_t = hw.at_time(time.seconds, config_name)?;
         all[k].truncate(options.instances as usize);
-        for instance in all[k].len() as u32..options.instances {
-            let chip = Chip {
-                seed: Seed(options.seed),
-                instance,
-            };
-            let matrices = AnalogMatrices::program(backend, &hw_t, net, chip)?;
-            all[k].push(accuracy(net, &matrices, data, options.batch)?);
-            on_instance(&all)?;
+        let per_set = backend.chips_per_set(&hw_t, net, options.batch)? as u32;
+        // Sets of consecutive instances, starting after those already measured.
+        while (all[k].len() as u32) < options.instances {
+            let first = all[k].len() as u32;
+            let instances = first..options.instances.min(first + per_set);
+            let chips = backend.program_chips(&hw_t, net, Seed(options.seed), instances)?;
+            for accuracy in chip_accuracies(&exec, chips.as_ref(), data, options.batch)? {
+                all[k].push(accuracy);
+                on_instance(&all)?;
+            }
         }
     }
     let points = options

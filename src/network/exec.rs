@@ -1,46 +1,121 @@
-//! Executes a network on a batch of images. Convolutions and linear layers are matrix products
-//! supplied by a [`Matrices`] implementation — exact f32 ([`FloatMatrices`]) or crossbar tiles of
-//! one chip instance ([`AnalogMatrices`]) — everything else is digital f32: batch norm folded to
-//! a per-channel scale and shift applied after its layer, pooling, residual adds.
+//! Executes a network on a batch of images: the graph walk, shared by every place the layers
+//! run ([`LayerRunner`]): host vectors ([`HostLayers`], with the products of a [`Matrices`])
+//! or the GPU backend's device buffers, where activations stay between layers.
 //!
-//! Activations are kept channels-last (NHWC) so that a convolution's output rows, one per
-//! output pixel, are the crossbar's output vectors as they come; the im2col patch of a pixel is
-//! ordered (channel, ky, kx) like PyTorch's weight (out, in, k, k), so a weight matrix maps onto
-//! the tiles exactly as aihwkit maps an analog convolution.
+//! Convolutions and linear layers are matrix products; everything else is digital f32:
+//! batch norm folded to a per-channel scale and shift applied after its layer, pooling,
+//! residual adds. Activations are kept channels-last (NHWC) so that a convolution's output
+//! rows, one per output pixel, are the crossbar's output vectors as they come; the im2col
+//! patch of a pixel is ordered (channel, ky, kx) like PyTorch's weight (out, in, k, k), so a
+//! weight matrix maps onto the tiles exactly as aihwkit maps an analog convolution.
 
 use super::Network;
-use super::graph::{Op, Shape3};
-use crate::backend::Backend;
-use crate::backend::cpu::gemm::matmul_parallel;
-use crate::config::HwConfig;
-use crate::engine::{AnalogLayer, Chip, program_layer};
+use super::graph::Op;
+use super::matrices::Matrices;
+use crate::backend::cpu::network_ops as ops;
+use crate::backend::params::OpParams;
 use crate::error::{Error, Result, ensure_finite};
-use rayon::prelude::*;
 
-/// The products of a network's matrix layers (convolutions and linear layers, in execution
-/// order).
-pub trait Matrices {
-    /// `rows` input vectors `x` (rows, n_in) of matrix layer `layer` -> (rows, n_out), bias
-    /// included. `row_offset` is the global index of the first vector (for per-vector noise).
+/// Runs the layers of a network on activations of its own kind (host vectors, device
+/// buffers). Every digital layer is a kernel of `shaders/network_ops.wgsl` or its CPU twin.
+pub trait LayerRunner {
+    /// The activations of a batch of images.
+    type Batch;
+
+    /// Copies of every image run side by side (chip instances evaluated together).
+    fn copies(&self) -> usize;
+
+    /// The network's input: `p.images` NCHW images normalised with `per_channel` (means,
+    /// then inverse standard deviations), channels-last, repeated for every copy.
     ///
     /// # Errors
     /// Backend failures.
-    fn product(&self, layer: usize, x: &[f32], rows: usize, row_offset: u32) -> Result<Vec<f32>>;
-}
+    fn input(&self, p: &OpParams, images: &[f32], per_channel: &[f32]) -> Result<Self::Batch>;
 
-/// A batch of activations, channels-last.
-struct Activation {
-    shape: Shape3,
-    data: Vec<f32>,
+    /// A copy of `x`, for a layer that updates in place an input read later again.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn duplicate(&self, x: &Self::Batch) -> Result<Self::Batch>;
+
+    /// Convolution of matrix layer `layer`: im2col, then the product of every patch.
+    /// `row_offset` is the global index of the first image's first output pixel (noise
+    /// counters), the same for every copy.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn conv(
+        &self,
+        layer: usize,
+        p: &OpParams,
+        x: &Self::Batch,
+        row_offset: u32,
+    ) -> Result<Self::Batch>;
+
+    /// Linear matrix layer `layer`; `row_offset` is the global index of the first image.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn linear(
+        &self,
+        layer: usize,
+        p: &OpParams,
+        x: &Self::Batch,
+        row_offset: u32,
+    ) -> Result<Self::Batch>;
+
+    /// In place: folded batch norm, `per_channel` holding the scales, then the shifts.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn channel_affine(&self, p: &OpParams, per_channel: &[f32], x: &mut Self::Batch) -> Result<()>;
+
+    /// In place: `max(x, 0)`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn relu(&self, p: &OpParams, x: &mut Self::Batch) -> Result<()>;
+
+    /// In place: `x + other`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn add(&self, p: &OpParams, other: &Self::Batch, x: &mut Self::Batch) -> Result<()>;
+
+    /// Max or average pooling (`p.max_pool`).
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn pool(&self, p: &OpParams, x: &Self::Batch) -> Result<Self::Batch>;
+
+    /// Global average pooling.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn global_avg_pool(&self, p: &OpParams, x: &Self::Batch) -> Result<Self::Batch>;
+
+    /// Flatten: channels-last to channel-major vectors.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn to_channels_first(&self, p: &OpParams, x: &Self::Batch) -> Result<Self::Batch>;
+
+    /// The values of `x` on the host.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn output(&self, x: Self::Batch) -> Result<Vec<f32>>;
 }
 
 /// A network prepared for execution: batch norms folded to scale and shift.
 pub struct Executor<'n> {
     net: &'n Network,
-    /// Per node: (scale, shift) of a batch norm.
-    folded: Vec<Option<(Vec<f32>, Vec<f32>)>>,
+    /// Per node: the scales, then the shifts, of a batch norm.
+    folded: Vec<Option<Vec<f32>>>,
     /// Per node: its index among the matrix layers.
     matrix_index: Vec<Option<usize>>,
+    /// The input normalisation: means, then inverse standard deviations.
+    input_per_channel: Vec<f32>,
 }
 
 impl<'n> Executor<'n> {
@@ -64,26 +139,38 @@ impl<'n> Executor<'n> {
                         .zip(var)
                         .map(|(g, v)| g / (v + eps).sqrt())
                         .collect();
-                    let shift = beta
+                    let shift: Vec<f32> = beta
                         .iter()
                         .zip(mean)
                         .zip(&scale)
                         .map(|((b, m), s)| b - m * s)
                         .collect();
-                    Some((scale, shift))
+                    Some([scale, shift].concat())
                 }
                 _ => None,
             });
         }
+        let channels = net.graph.input[0];
+        let input_per_channel = match &net.normalization {
+            Some(n) => [n.mean.clone(), n.std.iter().map(|s| 1.0 / s).collect()].concat(),
+            None => [vec![0.0; channels], vec![1.0; channels]].concat(),
+        };
         Executor {
             net,
             folded,
             matrix_index,
+            input_per_channel,
         }
     }
 
+    /// The network.
+    pub fn network(&self) -> &Network {
+        self.net
+    }
+
     /// Class logits (batch, classes) of `batch` images (NCHW, pixels in [0, 1], the network's
-    /// normalisation applied here); `first_image` is the dataset index of the first image.
+    /// normalisation applied here) with the products of `matrices`; `first_image` is the
+    /// dataset index of the first image.
     ///
     /// # Errors
     /// Wrong input size, backend failures.
@@ -94,132 +181,110 @@ impl<'n> Executor<'n> {
         batch: usize,
         first_image: usize,
     ) -> Result<Vec<f32>> {
-        let [c, h, w] = self.net.graph.input;
-        if images.len() != batch * c * h * w {
+        self.run(&HostLayers { matrices }, images, batch, first_image)
+    }
+
+    /// Class logits (copies, batch, classes) of `batch` images run by `runner`.
+    ///
+    /// # Errors
+    /// Wrong input size, too many images for the noise counters, backend failures.
+    pub fn run<R: LayerRunner>(
+        &self,
+        runner: &R,
+        images: &[f32],
+        batch: usize,
+        first_image: usize,
+    ) -> Result<Vec<f32>> {
+        let graph = &self.net.graph;
+        let shape = graph.input;
+        if images.len() != batch * shape.iter().product::<usize>() {
             return Err(Error::Shape(format!(
-                "{} input values for {batch} images of shape {:?}",
+                "{} input values for {batch} images of shape {shape:?}",
                 images.len(),
-                [c, h, w]
             )));
         }
         ensure_finite("images", images)?;
-        let input = Activation {
-            shape: [c, h, w],
-            data: to_channels_last(images, batch, [c, h, w], self.net.normalization.as_ref()),
-        };
-        let mut outputs: Vec<Option<Activation>> = Vec::with_capacity(self.net.graph.nodes.len());
+        let input = runner.input(
+            &OpParams::new(batch, shape, shape),
+            images,
+            &self.input_per_channel,
+        )?;
+        let all_images = batch * runner.copies();
         let last_use = self.last_uses();
-        for (i, node) in self.net.graph.nodes.iter().enumerate() {
-            // Element-wise layers overwrite their first input when no later node reads it.
-            if let Some(data) = self.in_place(i, &last_use, &input, &mut outputs) {
-                outputs.push(Some(Activation {
-                    shape: node.shape,
-                    data,
-                }));
-                free_dead(&mut outputs, &last_use, i);
-                continue;
-            }
-            let x = source(&outputs, &input, node.inputs[0]);
+        let mut outputs: Vec<Option<R::Batch>> = Vec::with_capacity(graph.nodes.len());
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let mut p = OpParams::new(all_images, graph.shape_of(node.inputs[0]), node.shape);
             let data = match &node.op {
+                Op::BatchNorm { .. } | Op::Relu | Op::Add => {
+                    let mut data =
+                        self.input_to_update(runner, i, &last_use, &input, &mut outputs)?;
+                    match &node.op {
+                        Op::BatchNorm { .. } => {
+                            let folded = self.folded[i].as_ref().expect("folded batch norm");
+                            runner.channel_affine(&p, folded, &mut data)?;
+                        }
+                        Op::Relu => runner.relu(&p, &mut data)?,
+                        _ => runner.add(&p, source(&outputs, &input, node.inputs[1]), &mut data)?,
+                    }
+                    data
+                }
                 Op::Conv2d {
                     kernel,
                     stride,
                     padding,
                     ..
                 } => {
-                    let layer = self.matrix_index[i].expect("conv is a matrix layer");
-                    let geometry = ConvGeometry {
-                        k: *kernel,
-                        stride: *stride,
-                        pad: *padding,
-                        input: x.shape,
-                        output: node.shape,
-                    };
-                    conv(matrices, layer, &geometry, &x.data, batch, first_image)?
+                    (p.kernel, p.stride, p.pad) = (*kernel as u32, *stride as u32, *padding as u32);
+                    let x = source(&outputs, &input, node.inputs[0]);
+                    let offset = noise_offset(first_image, batch, p.out_pixels())?;
+                    runner.conv(self.matrix(i), &p, x, offset)?
                 }
                 Op::Linear { .. } => {
-                    let layer = self.matrix_index[i].expect("linear is a matrix layer");
-                    let offset = u32::try_from(first_image)
-                        .map_err(|_| Error::Shape("too many images for noise indices".into()))?;
-                    matrices.product(layer, &x.data, batch, offset)?
+                    let x = source(&outputs, &input, node.inputs[0]);
+                    let offset = noise_offset(first_image, batch, 1)?;
+                    runner.linear(self.matrix(i), &p, x, offset)?
                 }
-                Op::BatchNorm { .. } | Op::Relu | Op::Add => {
-                    unreachable!("element-wise layers run in place")
-                }
-                Op::MaxPool { kernel, stride } => {
-                    pool(x, batch, *kernel, *stride, node.shape, true)
-                }
-                Op::AvgPool { kernel, stride } => {
-                    pool(x, batch, *kernel, *stride, node.shape, false)
+                Op::MaxPool { kernel, stride } | Op::AvgPool { kernel, stride } => {
+                    (p.kernel, p.stride) = (*kernel as u32, *stride as u32);
+                    p.max_pool = u32::from(matches!(node.op, Op::MaxPool { .. }));
+                    runner.pool(&p, source(&outputs, &input, node.inputs[0]))?
                 }
                 Op::GlobalAvgPool => {
-                    let [c, h, w] = x.shape;
-                    let per_image = h * w * c;
-                    x.data
-                        .chunks(per_image)
-                        .flat_map(|img| {
-                            let mut sums = vec![0.0f32; c];
-                            for px in img.chunks(c) {
-                                sums.iter_mut().zip(px).for_each(|(s, v)| *s += v);
-                            }
-                            sums.into_iter().map(move |s| s / (h * w) as f32)
-                        })
-                        .collect()
+                    runner.global_avg_pool(&p, source(&outputs, &input, node.inputs[0]))?
                 }
-                Op::Flatten => to_channels_first(&x.data, batch, x.shape),
+                Op::Flatten => {
+                    runner.to_channels_first(&p, source(&outputs, &input, node.inputs[0]))?
+                }
             };
-            outputs.push(Some(Activation {
-                shape: node.shape,
-                data,
-            }));
+            outputs.push(Some(data));
             free_dead(&mut outputs, &last_use, i);
         }
-        let last = outputs.pop().flatten().expect("the graph has nodes");
-        Ok(last.data)
+        runner.output(outputs.pop().flatten().expect("the graph has nodes"))
     }
 
-    /// Output of node `i` if it is element-wise (batch norm, relu, residual add), computed in
-    /// the buffer of its first input when node `i` is that input's last reader (and reads it
-    /// once), else in a copy.
-    fn in_place(
+    fn matrix(&self, node: usize) -> usize {
+        self.matrix_index[node].expect("a matrix layer")
+    }
+
+    /// The first input of element-wise node `i`, to be updated in place: its own buffer when
+    /// node `i` is its last reader (and reads it once), else a copy.
+    fn input_to_update<R: LayerRunner>(
         &self,
+        runner: &R,
         i: usize,
         last_use: &[usize],
-        input: &Activation,
-        outputs: &mut [Option<Activation>],
-    ) -> Option<Vec<f32>> {
+        input: &R::Batch,
+        outputs: &mut [Option<R::Batch>],
+    ) -> Result<R::Batch> {
         let node = &self.net.graph.nodes[i];
-        if !matches!(node.op, Op::BatchNorm { .. } | Op::Relu | Op::Add) {
-            return None;
-        }
         let first = node.inputs[0];
         let reads_first_once = node.inputs.iter().filter(|&&k| k == first).count() == 1;
-        let mut data = match first {
+        match first {
             Some(j) if last_use[j] == i && reads_first_once => {
-                outputs[j].take().expect("kept until its last use").data
+                Ok(outputs[j].take().expect("kept until its last use"))
             }
-            other => source(outputs, input, other).data.clone(),
-        };
-        match &node.op {
-            Op::BatchNorm { .. } => {
-                let (scale, shift) = self.folded[i].as_ref().expect("folded batch norm");
-                data.par_chunks_mut(scale.len() * 1024).for_each(|block| {
-                    for px in block.chunks_mut(scale.len()) {
-                        for ((v, s), t) in px.iter_mut().zip(scale).zip(shift) {
-                            *v = *v * s + t;
-                        }
-                    }
-                });
-            }
-            Op::Relu => data.par_iter_mut().for_each(|v| *v = v.max(0.0)),
-            _ => {
-                let other = source(outputs, input, node.inputs[1]);
-                data.par_iter_mut()
-                    .zip(&other.data)
-                    .for_each(|(a, b)| *a += b);
-            }
+            other => runner.duplicate(source(outputs, input, other)),
         }
-        Some(data)
     }
 
     /// For each node, the index of the last node that reads it.
@@ -235,12 +300,18 @@ impl<'n> Executor<'n> {
     }
 }
 
+/// Noise counters index the output vectors of the whole data set: the first of a batch
+/// starting at `first_image`, checked to keep every vector of the batch within `u32`.
+fn noise_offset(first_image: usize, batch: usize, per_image: usize) -> Result<u32> {
+    (first_image + batch)
+        .checked_mul(per_image)
+        .filter(|&end| end <= u32::MAX as usize)
+        .map(|_| (first_image * per_image) as u32)
+        .ok_or_else(|| Error::Shape("too many images for the noise counters".into()))
+}
+
 /// A node's input: the images (`None`) or an earlier node's output, kept until its last reader.
-fn source<'a>(
-    outputs: &'a [Option<Activation>],
-    input: &'a Activation,
-    from: Option<usize>,
-) -> &'a Activation {
+fn source<'a, T>(outputs: &'a [Option<T>], input: &'a T, from: Option<usize>) -> &'a T {
     match from {
         None => input,
         Some(j) => outputs[j].as_ref().expect("kept until its last use"),
@@ -248,7 +319,7 @@ fn source<'a>(
 }
 
 /// Frees the outputs whose last reader is node `i`.
-fn free_dead(outputs: &mut [Option<Activation>], last_use: &[usize], i: usize) {
+fn free_dead<T>(outputs: &mut [Option<T>], last_use: &[usize], i: usize) {
     for (j, slot) in outputs.iter_mut().enumerate().take(i) {
         if last_use[j] == i {
             *slot = None;
@@ -256,41 +327,10 @@ fn free_dead(outputs: &mut [Option<Activation>], last_use: &[usize], i: usize) {
     }
 }
 
-/// NCHW images in [0, 1] -> normalised NHWC.
-fn to_channels_last(
-    images: &[f32],
-    batch: usize,
-    [c, h, w]: Shape3,
-    norm: Option<&crate::data::Normalization>,
-) -> Vec<f32> {
-    let mut out = vec![0.0; images.len()];
-    out.par_chunks_mut(c * h * w)
-        .zip(images.par_chunks(c * h * w))
-        .for_each(|(dst, src)| {
-            for ch in 0..c {
-                let (mean, inv_std) = norm.map_or((0.0, 1.0), |n| (n.mean[ch], 1.0 / n.std[ch]));
-                for p in 0..h * w {
-                    dst[p * c + ch] = (src[ch * h * w + p] - mean) * inv_std;
-                }
-            }
-        });
-    debug_assert_eq!(out.len(), batch * c * h * w);
-    out
-}
-
-/// NHWC -> per-image channel-major vectors, as PyTorch's `flatten(1)` of NCHW.
-fn to_channels_first(data: &[f32], batch: usize, [c, h, w]: Shape3) -> Vec<f32> {
-    let mut out = vec![0.0; batch * c * h * w];
-    out.par_chunks_mut(c * h * w)
-        .zip(data.par_chunks(c * h * w))
-        .for_each(|(dst, src)| {
-            for p in 0..h * w {
-                for ch in 0..c {
-                    dst[ch * h * w + p] = src[p * c + ch];
-                }
-            }
-        });
-    out
+/// The layers run on host vectors, the matrix products by `matrices`.
+pub struct HostLayers<'m, M: Matrices> {
+    /// The products of the matrix layers.
+    pub matrices: &'m M,
 }
 
 /// Bytes of im2col patches built at a time: the block stays in the cores' caches between
@@ -301,254 +341,114 @@ const PATCH_BLOCK_BYTES: usize = 8 << 20;
 /// for every core.
 const MIN_BLOCK_PIXELS: usize = 1024;
 
-/// Output pixels whose patches one task builds.
-const PIXELS_PER_TASK: usize = 64;
-
-/// Where a convolution's windows lie.
-struct ConvGeometry {
-    k: usize,
-    stride: usize,
-    pad: usize,
-    input: Shape3,
-    output: Shape3,
-}
-
-/// A convolution as matrix products of im2col patches (one vector per output pixel), built
-/// and multiplied block by block. Output NHWC (batch * oh * ow, out channels).
-fn conv(
-    matrices: &impl Matrices,
-    layer: usize,
-    geometry: &ConvGeometry,
-    x: &[f32],
-    batch: usize,
-    first_image: usize,
-) -> Result<Vec<f32>> {
-    let [c, _, _] = geometry.input;
-    let [n_out, oh, ow] = geometry.output;
-    let cols = c * geometry.k * geometry.k;
-    let pixels = oh * ow;
-    let rows = batch * pixels;
-    // Noise counters index the output pixels of the whole data set.
-    let offset = first_image
-        .checked_mul(pixels)
-        .filter(|o| {
-            o.checked_add(rows)
-                .is_some_and(|end| end <= u32::MAX as usize)
-        })
-        .ok_or_else(|| Error::Shape("too many output pixels for noise indices".into()))?;
-    let block = (PATCH_BLOCK_BYTES / (cols * 4))
-        .max(MIN_BLOCK_PIXELS)
-        .min(rows.max(1));
-    // A window row of one channel is contiguous in NCHW (for one channel NHWC is NCHW).
-    let planar = if c == 1 {
-        std::borrow::Cow::Borrowed(x)
-    } else {
-        std::borrow::Cow::Owned(to_channels_first(x, batch, geometry.input))
-    };
-    let mut y = Vec::with_capacity(rows * n_out);
-    PATCHES.with_borrow_mut(|patches| -> Result<()> {
-        // Every element of a block is written before it is read: no zeroing needed beyond
-        // the first growth.
-        if patches.len() < block * cols {
-            patches.resize(block * cols, 0.0);
-        }
-        for start in (0..rows).step_by(block) {
-            let n = block.min(rows - start);
-            let patches = &mut patches[..n * cols];
-            im2col(geometry, &planar, start, patches);
-            y.extend(matrices.product(layer, patches, n, (offset + start) as u32)?);
-        }
-        Ok(())
-    })?;
-    Ok(y)
-}
-
 thread_local! {
     /// The im2col block of the calling thread, kept between layers and batches: a fresh
     /// 8 MiB allocation per convolution costs page faults comparable to building the block.
     static PATCHES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Patches of output pixels `first ..` (global over the batch, (image, oy, ox) order) into
-/// `dst` (pixels, c * k * k), each ordered (channel, ky, kx) like PyTorch's weight. `planar`
-/// holds the input channels-first (NCHW), where a window row of one channel is contiguous.
-fn im2col(geometry: &ConvGeometry, planar: &[f32], first: usize, dst: &mut [f32]) {
-    let ConvGeometry { k, stride, pad, .. } = *geometry;
-    let [c, h, w] = geometry.input;
-    let [_, oh, ow] = geometry.output;
-    let kk = k * k;
-    let cols = c * kk;
-    dst.par_chunks_mut(PIXELS_PER_TASK * cols)
-        .enumerate()
-        .for_each(|(task, chunk)| {
-            for (i, patch) in chunk.chunks_exact_mut(cols).enumerate() {
-                let pixel = first + task * PIXELS_PER_TASK + i;
-                let (n, within) = (pixel / (oh * ow), pixel % (oh * ow));
-                let (y0, x0) = ((within / ow) * stride, (within % ow) * stride);
-                let img = &planar[n * c * h * w..][..c * h * w];
-                let interior = y0 >= pad && x0 >= pad && y0 + k <= h + pad && x0 + k <= w + pad;
-                if interior {
-                    // The common case: one contiguous copy per channel and window row.
-                    let (y0, x0) = (y0 - pad, x0 - pad);
-                    for (ch, dst_ch) in patch.chunks_exact_mut(kk).enumerate() {
-                        let plane = &img[ch * h * w..][..h * w];
-                        for (ky, dst_row) in dst_ch.chunks_exact_mut(k).enumerate() {
-                            copy_short(dst_row, &plane[(y0 + ky) * w + x0..][..k]);
-                        }
-                    }
-                } else {
-                    for (j, v) in patch.iter_mut().enumerate() {
-                        let (ch, ky, kx) = (j / kk, (j % kk) / k, j % k);
-                        let (iy, ix) = (y0 + ky, x0 + kx);
-                        *v = if iy < pad || ix < pad || iy - pad >= h || ix - pad >= w {
-                            0.0
-                        } else {
-                            img[(ch * h + iy - pad) * w + ix - pad]
-                        };
-                    }
-                }
-            }
-        });
-}
+impl<M: Matrices> LayerRunner for HostLayers<'_, M> {
+    type Batch = Vec<f32>;
 
-/// `dst.copy_from_slice(src)` for a window row: kernels are a few pixels wide, and a copy of
-/// unknown length is a call to `memmove`, which costs more than the copy itself.
-#[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
-    fn fixed<const N: usize>(dst: &mut [f32], src: &[f32]) {
-        let (Ok(dst), Ok(src)) = (<&mut [f32; N]>::try_from(dst), <&[f32; N]>::try_from(src))
-        else {
-            unreachable!("window rows of equal length")
+    fn copies(&self) -> usize {
+        1
+    }
+
+    fn input(&self, p: &OpParams, images: &[f32], per_channel: &[f32]) -> Result<Vec<f32>> {
+        let mut x = vec![0.0; images.len()];
+        ops::normalize_input(p, images, per_channel, &mut x);
+        Ok(x)
+    }
+
+    fn duplicate(&self, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(x.clone())
+    }
+
+    /// Patches are built and multiplied block by block, from a channels-first copy of the
+    /// input.
+    fn conv(&self, layer: usize, p: &OpParams, x: &Vec<f32>, row_offset: u32) -> Result<Vec<f32>> {
+        let cols = p.patch_len();
+        let rows = p.images as usize * p.out_pixels();
+        let block = (PATCH_BLOCK_BYTES / (cols * 4))
+            .max(MIN_BLOCK_PIXELS)
+            .min(rows.max(1));
+        // A window row of one channel is contiguous in NCHW (for one channel NHWC is NCHW).
+        let planar = if p.channels == 1 {
+            std::borrow::Cow::Borrowed(x)
+        } else {
+            let mut planar = vec![0.0; x.len()];
+            ops::to_channels_first(p, x, &mut planar);
+            std::borrow::Cow::Owned(planar)
         };
-        *dst = *src;
-    }
-    match dst.len() {
-        1 => fixed::<1>(dst, src),
-        2 => fixed::<2>(dst, src),
-        3 => fixed::<3>(dst, src),
-        4 => fixed::<4>(dst, src),
-        5 => fixed::<5>(dst, src),
-        7 => fixed::<7>(dst, src),
-        _ => dst.copy_from_slice(src),
-    }
-}
-
-/// Max or average pooling over square windows without padding.
-fn pool(x: &Activation, batch: usize, k: usize, stride: usize, out: Shape3, max: bool) -> Vec<f32> {
-    let [c, h, w] = x.shape;
-    let [_, oh, ow] = out;
-    let mut y = vec![0.0f32; batch * oh * ow * c];
-    y.par_chunks_mut(ow * c)
-        .enumerate()
-        .for_each(|(row_index, row)| {
-            let (n, oy) = (row_index / oh, row_index % oh);
-            let img = &x.data[n * h * w * c..][..h * w * c];
-            for ox in 0..ow {
-                let dst = &mut row[ox * c..][..c];
-                dst.fill(if max { f32::NEG_INFINITY } else { 0.0 });
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let px = &img[((oy * stride + ky) * w + ox * stride + kx) * c..][..c];
-                        for (d, v) in dst.iter_mut().zip(px) {
-                            *d = if max { d.max(*v) } else { *d + v };
-                        }
-                    }
-                }
-                if !max {
-                    dst.iter_mut().for_each(|d| *d /= (k * k) as f32);
-                }
+        let mut y = Vec::with_capacity(rows * p.out_channels as usize);
+        PATCHES.with_borrow_mut(|patches| -> Result<()> {
+            // Every element of a block is written before it is read: no zeroing needed
+            // beyond the first growth.
+            if patches.len() < block * cols {
+                patches.resize(block * cols, 0.0);
             }
-        });
-    y
-}
-
-/// Exact f32 products: the float reference of a network.
-pub struct FloatMatrices {
-    layers: Vec<LayerWeights>,
-}
-
-/// One matrix layer's weights (n_out, n_in) and optional bias.
-type LayerWeights = (Vec<f32>, Option<Vec<f32>>, usize, usize);
-
-impl FloatMatrices {
-    /// The weights of `net`'s matrix layers.
-    pub fn new(net: &Network) -> Self {
-        let layers = net
-            .graph
-            .matrix_nodes()
-            .map(|i| {
-                let node = &net.graph.nodes[i];
-                let (n_out, n_in) = node.op.matrix().expect("matrix node");
-                let bias = node
-                    .op
-                    .tensors()
-                    .iter()
-                    .any(|(s, _)| *s == "bias")
-                    .then(|| net.tensor(&node.name, "bias").to_vec());
-                (net.tensor(&node.name, "weight").to_vec(), bias, n_out, n_in)
-            })
-            .collect();
-        FloatMatrices { layers }
-    }
-}
-
-impl Matrices for FloatMatrices {
-    fn product(&self, layer: usize, x: &[f32], rows: usize, _: u32) -> Result<Vec<f32>> {
-        let (w, bias, n_out, n_in) = &self.layers[layer];
-        let mut y = vec![0.0; rows * n_out];
-        matmul_parallel(&mut y, (rows, *n_out, *n_in), (x, *n_in), (w, *n_in));
-        if let Some(b) = bias {
-            y.par_chunks_mut(*n_out)
-                .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b));
-        }
+            for start in (0..rows).step_by(block) {
+                let n = block.min(rows - start);
+                let patches = &mut patches[..n * cols];
+                let block_params = OpParams {
+                    first_pixel: start as u32,
+                    ..*p
+                };
+                ops::im2col(&block_params, &planar, patches);
+                let offset = row_offset + start as u32;
+                y.extend(self.matrices.product(layer, patches, n, offset)?);
+            }
+            Ok(())
+        })?;
         Ok(y)
     }
-}
 
-/// The matrix layers of a network programmed onto the crossbar tiles of one chip instance.
-pub struct AnalogMatrices<'b, B: Backend> {
-    backend: &'b B,
-    layers: Vec<AnalogLayer<B::Layer>>,
-}
+    fn linear(
+        &self,
+        layer: usize,
+        p: &OpParams,
+        x: &Vec<f32>,
+        row_offset: u32,
+    ) -> Result<Vec<f32>> {
+        self.matrices
+            .product(layer, x, p.images as usize, row_offset)
+    }
 
-impl<'b, B: Backend> AnalogMatrices<'b, B> {
-    /// Programs every matrix layer of `net` onto chip `chip` with hardware `hw`; layer k of the
-    /// network draws its devices from stream k of the chip.
-    ///
-    /// # Errors
-    /// Layers the engine cannot hold, backend failures.
-    pub fn program(backend: &'b B, hw: &HwConfig, net: &Network, chip: Chip) -> Result<Self> {
-        let float = FloatMatrices::new(net);
-        let layers = float
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(k, (w, bias, n_out, n_in))| {
-                program_layer(
-                    backend,
-                    hw,
-                    w,
-                    (*n_out, *n_in),
-                    bias.as_deref(),
-                    k as u32,
-                    chip,
-                )
-            })
-            .collect::<Result<_>>()?;
-        Ok(AnalogMatrices { backend, layers })
+    fn channel_affine(&self, p: &OpParams, per_channel: &[f32], x: &mut Vec<f32>) -> Result<()> {
+        ops::channel_affine(p, per_channel, x);
+        Ok(())
+    }
+
+    fn relu(&self, p: &OpParams, x: &mut Vec<f32>) -> Result<()> {
+        ops::relu(p, x);
+        Ok(())
+    }
+
+    fn add(&self, p: &OpParams, other: &Vec<f32>, x: &mut Vec<f32>) -> Result<()> {
+        ops::add(p, other, x);
+        Ok(())
+    }
+
+    fn pool(&self, p: &OpParams, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(host_output(p, |y| ops::pool(p, x, y)))
+    }
+
+    fn global_avg_pool(&self, p: &OpParams, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(host_output(p, |y| ops::global_avg_pool(p, x, y)))
+    }
+
+    fn to_channels_first(&self, p: &OpParams, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(host_output(p, |y| ops::to_channels_first(p, x, y)))
+    }
+
+    fn output(&self, x: Vec<f32>) -> Result<Vec<f32>> {
+        Ok(x)
     }
 }
 
-impl<B: Backend> Matrices for AnalogMatrices<'_, B> {
-    fn product(&self, layer: usize, x: &[f32], rows: usize, row_offset: u32) -> Result<Vec<f32>> {
-        if x.len() != rows * self.layers[layer].grid().n_in {
-            return Err(Error::Shape(format!(
-                "{} inputs for {rows} vectors of matrix layer {layer}",
-                x.len()
-            )));
-        }
-        // The executor checked the images, and the weights are finite: activations stay
-        // finite short of an f32 overflow, which yields NaN logits rather than a failure.
-        self.layers[layer].forward_finite(self.backend, x, rows, row_offset)
-    }
+/// The output of a layer with parameters `p`, written by `kernel`.
+fn host_output(p: &OpParams, kernel: impl FnOnce(&mut [f32])) -> Vec<f32> {
+    let mut y = vec![0.0; p.images as usize * p.out_len()];
+    kernel(&mut y);
+    y
 }

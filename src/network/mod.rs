@@ -1,11 +1,14 @@
 //! Networks: a graph of layers ([`graph`]) stored as JSON (`network.json`) with its weights in
 //! safetensors (`weights.safetensors`, PyTorch names and layouts), the architecture family
-//! that `imcnas train` builds ([`arch`]), and its execution in f32 or on crossbar tiles
-//! ([`exec`]).
+//! that `imcnas train` builds ([`arch`]), its matrix layers as exact or crossbar products
+//! ([`matrices`]), and its execution on the host or on a GPU ([`exec`]), one chip instance
+//! or a set of them at a time ([`chips`]).
 
 pub mod arch;
+pub mod chips;
 pub mod exec;
 pub mod graph;
+pub mod matrices;
 
 pub use graph::{Graph, GraphFile, Node, Op, Shape3};
 

@@ -2,7 +2,8 @@
 //!
 //! CPU twin of `shaders/analog_mvm.wgsl` (same name, same `MvmParams`, the same loops: per
 //! block of input vectors and output group, over input groups, over bound-management rounds:
-//! noise management, DAC, MVM, output noise, ADC). Where the shader does the dot products
+//! noise management, DAC, MVM, output noise, ADC), for one chip instance per call (the
+//! shader's stacked chip z = 0). Where the shader does the dot products
 //! itself, this twin hands each tile's product for the whole block to a blocked SIMD GEMM
 //! and fuses noise, ADC and the bound check into one pass over its result.
 

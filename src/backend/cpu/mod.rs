@@ -4,6 +4,7 @@
 mod analog_mvm;
 mod gdc_readout;
 pub mod gemm;
+pub mod network_ops;
 mod program_conductances;
 
 pub use analog_mvm::analog_mvm;

@@ -1,5 +1,5 @@
-//! The wgpu context of the GPU backend, built once: adapter, device, queue, the three
-//! compute pipelines, and the helpers that move data on and off the device.
+//! The wgpu context of the GPU backend, built once: adapter, device, queue, the compute
+//! pipelines, and the helpers that move data on and off the device.
 
 use super::shaders::Kernel;
 use crate::error::{Error, Result};
@@ -87,17 +87,27 @@ impl GpuContext {
                 });
             }
         }));
+        // Kernels of one shader file share its module.
+        let mut modules: Vec<(String, wgpu::ShaderModule)> = Vec::new();
         let pipelines = Kernel::ALL
             .iter()
             .map(|&kernel| {
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(kernel.entry_point()),
-                    source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
-                });
+                let source = kernel.source();
+                let module = match modules.iter().position(|(s, _)| *s == source) {
+                    Some(i) => &modules[i].1,
+                    None => {
+                        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some(kernel.entry_point()),
+                            source: wgpu::ShaderSource::Wgsl(source.clone().into()),
+                        });
+                        modules.push((source, module));
+                        &modules[modules.len() - 1].1
+                    }
+                };
                 let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(kernel.entry_point()),
                     layout: None,
-                    module: &module,
+                    module,
                     entry_point: Some(kernel.entry_point()),
                     compilation_options: Default::default(),
                     cache: None,
@@ -185,12 +195,24 @@ impl GpuContext {
         buffers: &[&wgpu::Buffer],
         groups: (u32, u32),
     ) {
+        let bound: Vec<(u32, &wgpu::Buffer)> = (0..).zip(buffers.iter().copied()).collect();
+        self.dispatch_bound(encoder, kernel, &bound, [groups.0, groups.1, 1]);
+    }
+
+    /// Records one dispatch of `kernel` with each buffer at its binding number (kernels that
+    /// share a shader file use a subset of its bindings).
+    pub(super) fn dispatch_bound(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        kernel: Kernel,
+        buffers: &[(u32, &wgpu::Buffer)],
+        groups: [u32; 3],
+    ) {
         let pipeline = self.pipeline(kernel);
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
+            .map(|(binding, b)| wgpu::BindGroupEntry {
+                binding: *binding,
                 resource: b.as_entire_binding(),
             })
             .collect();
@@ -205,7 +227,7 @@ impl GpuContext {
         });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups.0, groups.1, 1);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
     }
 
     /// Workgroup grid for `items` invocations of `per_group` each, folded into two

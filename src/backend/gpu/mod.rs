@@ -3,12 +3,15 @@
 //!
 //! A programmed layer stays on the device. Layers whose weights exceed the adapter's
 //! storage-binding limit are split into column chunks of whole output groups, and batches
-//! into row chunks, so that every binding fits.
+//! into row chunks, so that every binding fits. Whole networks run with their activations
+//! on the device, many chip instances stacked in one pass ([`GpuChips`]).
 
 mod context;
+mod network;
 mod shaders;
 
 pub use context::is_hardware;
+pub use network::{DeviceBatch, GpuChips};
 pub use shaders::Kernel;
 
 use super::params::{MvmParams, ProgramParams, ReadoutParams};

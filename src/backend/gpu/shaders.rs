@@ -14,14 +14,38 @@ pub enum Kernel {
     AnalogMvm,
     /// `shaders/gdc_readout.wgsl`.
     GdcReadout,
+    /// `shaders/network_ops.wgsl`: NCHW images to normalised channels-last activations.
+    NormalizeInput,
+    /// `shaders/network_ops.wgsl`: convolution patches.
+    Im2col,
+    /// `shaders/network_ops.wgsl`: per-channel scale and shift, in place.
+    ChannelAffine,
+    /// `shaders/network_ops.wgsl`: relu, in place.
+    Relu,
+    /// `shaders/network_ops.wgsl`: residual add, in place.
+    Add,
+    /// `shaders/network_ops.wgsl`: max or average pooling.
+    Pool,
+    /// `shaders/network_ops.wgsl`: global average pooling.
+    GlobalAvgPool,
+    /// `shaders/network_ops.wgsl`: channels-last to channel-major vectors.
+    ToChannelsFirst,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 3] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::ProgramConductances,
         Kernel::AnalogMvm,
         Kernel::GdcReadout,
+        Kernel::NormalizeInput,
+        Kernel::Im2col,
+        Kernel::ChannelAffine,
+        Kernel::Relu,
+        Kernel::Add,
+        Kernel::Pool,
+        Kernel::GlobalAvgPool,
+        Kernel::ToChannelsFirst,
     ];
 
     /// Entry point, equal to the name of the CPU twin.
@@ -30,6 +54,14 @@ impl Kernel {
             Kernel::ProgramConductances => "program_conductances",
             Kernel::AnalogMvm => "analog_mvm",
             Kernel::GdcReadout => "gdc_readout",
+            Kernel::NormalizeInput => "normalize_input",
+            Kernel::Im2col => "im2col",
+            Kernel::ChannelAffine => "channel_affine",
+            Kernel::Relu => "relu",
+            Kernel::Add => "add",
+            Kernel::Pool => "pool",
+            Kernel::GlobalAvgPool => "global_avg_pool",
+            Kernel::ToChannelsFirst => "to_channels_first",
         }
     }
 
@@ -41,6 +73,7 @@ impl Kernel {
             }
             Kernel::AnalogMvm => include_str!("../../../shaders/analog_mvm.wgsl"),
             Kernel::GdcReadout => include_str!("../../../shaders/gdc_readout.wgsl"),
+            _ => include_str!("../../../shaders/network_ops.wgsl"),
         };
         format!("{COMMON}\n{own}")
     }
