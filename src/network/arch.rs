@@ -1,6 +1,7 @@
-//! The architectures `imcnas train` builds: the LeNet-like CNN of the benchmarks and a family of
-//! small ResNets (stem conv, residual basic blocks in three stages, global pool, linear), in the
-//! style of the CIFAR ResNets of He et al.: depth 6n+2 with n blocks per stage.
+//! The architectures `imcnas train` builds: the LeNet-like CNN of the benchmarks, NeuroSim's
+//! CIFAR-10 VGG-8 (the reference network of its cost tables), and a family of small ResNets
+//! (stem conv, residual basic blocks in three stages, global pool, linear), in the style of the
+//! CIFAR ResNets of He et al.: depth 6n+2 with n blocks per stage.
 
 use super::graph::{FORMAT, Graph, GraphFile, INPUT, RawNode};
 use crate::error::{Error, Result};
@@ -12,6 +13,10 @@ pub enum Arch {
     /// conv 1->16 5x5, relu, maxpool 2, conv 16->32 5x5, relu, maxpool 2, fc 512->128, relu,
     /// fc 128->10 (for 28x28 inputs; the first fc adapts to other sizes).
     LeNet,
+    /// NeuroSim's VGG-8: conv3x3 128, conv3x3 128, maxpool 2, conv3x3 256, conv3x3 256,
+    /// maxpool 2, conv3x3 512, conv3x3 512, maxpool 2, fc 8192->1024, fc 1024->10 (for 32x32
+    /// inputs; the first fc adapts to other sizes), relu after every layer but the last.
+    Vgg8,
     /// ResNet of depth `6 * blocks + 2`, stage widths `width`, `2 width`, `4 width`.
     ResNet {
         /// Basic blocks per stage.
@@ -24,17 +29,19 @@ pub enum Arch {
 impl FromStr for Arch {
     type Err = Error;
 
-    /// `lenet`, or `resnet{D}` with D = 6n+2 (resnet8, resnet14, resnet20, ...), optionally
+    /// `lenet`, `vgg8`, or `resnet{D}` with D = 6n+2 (resnet8, resnet14, resnet20, ...), optionally
     /// `-w{W}` for the stem width (default 16): `resnet8-w8`.
     fn from_str(name: &str) -> Result<Arch> {
         let bad = || {
             Error::network(
                 name,
-                "unknown architecture (known: lenet, resnet8, resnet14, resnet20, ... = 6n+2, with optional -wW stem width, e.g. resnet8-w8)",
+                "unknown architecture (known: lenet, vgg8, resnet8, resnet14, resnet20, ... = 6n+2, with optional -wW stem width, e.g. resnet8-w8)",
             )
         };
-        if name == "lenet" {
-            return Ok(Arch::LeNet);
+        match name {
+            "lenet" => return Ok(Arch::LeNet),
+            "vgg8" => return Ok(Arch::Vgg8),
+            _ => {}
         }
         let rest = name.strip_prefix("resnet").ok_or_else(bad)?;
         let (depth, width) = match rest.split_once("-w") {
@@ -56,6 +63,7 @@ impl std::fmt::Display for Arch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Arch::LeNet => write!(f, "lenet"),
+            Arch::Vgg8 => write!(f, "vgg8"),
             Arch::ResNet { blocks, width: 16 } => write!(f, "resnet{}", 6 * blocks + 2),
             Arch::ResNet { blocks, width } => write!(f, "resnet{}-w{width}", 6 * blocks + 2),
         }
@@ -135,6 +143,29 @@ impl Arch {
                 b.linear("fc1", (32 * side(h) * side(w), 128));
                 b.push("relu3", "relu", None);
                 b.linear("fc2", (128, classes));
+            }
+            Arch::Vgg8 => {
+                let mut channels = input[0];
+                let (mut h, mut w) = (input[1], input[2]);
+                for (stage, out) in [128, 256, 512].into_iter().enumerate() {
+                    for i in 1..=2 {
+                        let name = format!("conv{}", 2 * stage + i);
+                        let node = b.push(&name, "conv2d", None);
+                        node.in_channels = Some(channels);
+                        node.out_channels = Some(out);
+                        node.kernel = Some(3);
+                        node.padding = Some(1);
+                        node.bias = Some(true);
+                        b.push(&format!("relu{}", 2 * stage + i), "relu", None);
+                        channels = out;
+                    }
+                    b.pool(&format!("pool{}", stage + 1), 2);
+                    (h, w) = (h / 2, w / 2);
+                }
+                b.push("flatten", "flatten", None);
+                b.linear("fc1", (channels * h * w, 1024));
+                b.push("relu7", "relu", None);
+                b.linear("fc2", (1024, classes));
             }
             Arch::ResNet { blocks, width } => {
                 b.conv("stem.conv", Some(INPUT), (input[0], width), 3, 1);
@@ -227,6 +258,32 @@ mod tests {
         }
         assert!("resnet9".parse::<Arch>().is_err());
         assert!("vgg".parse::<Arch>().is_err());
+    }
+
+    #[test]
+    fn vgg8_matches_neurosim_network() {
+        let g = "vgg8"
+            .parse::<Arch>()
+            .unwrap()
+            .graph([3, 32, 32], 10)
+            .unwrap();
+        let matrices: Vec<_> = g
+            .matrix_nodes()
+            .map(|i| g.nodes[i].op.matrix().unwrap())
+            .collect();
+        assert_eq!(
+            matrices,
+            [
+                (128, 27),
+                (128, 1152),
+                (256, 1152),
+                (256, 2304),
+                (512, 2304),
+                (512, 4608),
+                (1024, 8192),
+                (10, 1024)
+            ]
+        );
     }
 
     #[test]
