@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod cost;
 pub mod data;
 pub mod device;
 pub mod engine;

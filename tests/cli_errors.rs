@@ -1,5 +1,5 @@
-//! Bad input to `imcnas mvm` gives a one-line error naming the problem and a non-zero exit,
-//! never a panic, and writes nothing.
+//! Bad input to `imcnas mvm` and `imcnas cost` gives a one-line error naming the problem and a
+//! non-zero exit, never a panic, and writes nothing.
 
 mod common;
 
@@ -197,4 +197,71 @@ fn unknown_config_key_or_preset() {
         &["--set", "device.model=memristor"],
         &["memristor"],
     );
+}
+
+/// `imcnas cost` prints a table for a built-in architecture or a model folder, and refuses bad
+/// arguments in one line.
+#[test]
+fn cost_command_prints_figures_and_refuses_bad_input() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_imcnas"))
+            .arg("cost")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success(), stdout, stderr)
+    };
+    let (ok, stdout, stderr) = run(&["--arch", "vgg8", "--config", "neurosim-rram-22nm"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("conv6") && stdout.contains("TOPS/W"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = run(&[
+        "--arch",
+        "lenet",
+        "--config",
+        "neurosim-sram-22nm",
+        "--json",
+    ]);
+    assert!(ok);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["layers"].as_array().unwrap().len(), 4);
+    for (args, needle) in [
+        (
+            vec!["--arch", "vgg9", "--config", "neurosim-rram-22nm"],
+            "vgg9",
+        ),
+        (
+            vec![
+                "--arch",
+                "vgg8",
+                "--config",
+                "neurosim-rram-22nm",
+                "--set",
+                "cost.node_nm=28",
+            ],
+            "cost.node_nm",
+        ),
+        (
+            vec!["--arch", "vgg8", "--config", "no-such-chip"],
+            "no-such-chip",
+        ),
+        (
+            vec!["--model", "/nonexistent-model", "--config", "pcm"],
+            "nonexistent-model",
+        ),
+        (
+            vec!["--arch", "vgg8", "--input", "3,32", "--config", "pcm"],
+            "--input",
+        ),
+    ] {
+        let (ok, _, stderr) = run(&args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
 }

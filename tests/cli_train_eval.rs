@@ -129,6 +129,7 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
             "--t-inference",
             "0,1d",
             "--json",
+            "--cost",
             "--model",
         ])
         .arg(&whole)
@@ -141,6 +142,15 @@ fn killed_training_resumes_to_the_same_result_and_evaluates() {
     assert_eq!(points.len(), 2);
     assert_eq!(points[1]["time"]["seconds"].as_f64(), Some(86_400.0));
     assert_eq!(points[0]["accuracies"].as_array().unwrap().len(), 3);
+    // The cost of the same network on the same configuration's chip.
+    let layers = json["cost"]["layers"].as_array().unwrap();
+    assert_eq!(
+        layers.len(),
+        10,
+        "resnet8: 9 convolutions and the classifier"
+    );
+    assert!(json["cost"]["tops_per_w"].as_f64().unwrap() > 0.0);
+    assert!(report.join("cost.json").exists());
     let float = json["float_accuracy"].as_f64().unwrap();
     assert!(float > 0.9, "float accuracy {float}");
     for p in points {

@@ -48,6 +48,10 @@ pub struct EvalArgs {
     /// Print the results as JSON on stdout instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also give the energy, latency and area of the network on the same configuration's
+    /// chip ([cost] section): after the table, as "cost" in the JSON, as cost.json in --out.
+    #[arg(long)]
+    cost: bool,
     /// Write eval.json, eval.csv, eval.config.toml and accuracy-vs-drift.svg here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -137,16 +141,34 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         save_partial
     ))?;
     bar.finish_and_clear();
+    let cost = args
+        .cost
+        .then(|| imcnas::cost::model::network_cost(&hw.cost, &net.graph));
     if let Some(dir) = &args.out {
         report::write_all(&report, &hw.file.to_toml(), dir)?;
+        if let Some(cost) = &cost {
+            let json = serde_json::to_string_pretty(cost)?;
+            imcnas::io::write_atomic(&dir.join("cost.json"), json.as_bytes())?;
+        }
         if let Some(path) = &partial_path {
             let _ = std::fs::remove_file(path);
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut json = serde_json::to_value(&report)?;
+        if let (Some(cost), Some(fields)) = (&cost, json.as_object_mut()) {
+            fields.insert("cost".into(), serde_json::to_value(cost)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{}", report::table(&report));
+        if let Some(cost) = &cost {
+            print!(
+                "\ncost on the chip of {}:\n{}",
+                args.config,
+                super::cost::table(cost)
+            );
+        }
     }
     Ok(())
 }

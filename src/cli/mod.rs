@@ -1,6 +1,7 @@
 //! The command line: verbs a researcher would say, help text from the doc comments.
 //! Errors print as one line (`error: ...` with their context chain) and exit non-zero.
 
+mod cost;
 mod demo;
 mod eval;
 mod mvm;
@@ -34,6 +35,9 @@ enum Command {
     /// Test accuracy of a trained network on crossbar hardware over chip instances and drift
     /// times, beside its float accuracy.
     Eval(eval::EvalArgs),
+    /// Energy, latency and area of a network on the chip of a hardware configuration's
+    /// [cost] section (a NeuroSim-style component model).
+    Cost(cost::CostArgs),
 }
 
 /// Where the kernels run.
@@ -107,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Mvm(args) => mvm::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Cost(args) => cost::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,14 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../models/aihwkit-default.toml"),
     ),
     ("pcm", include_str!("../../models/pcm.toml")),
+    (
+        "neurosim-rram-22nm",
+        include_str!("../../models/neurosim-rram-22nm.toml"),
+    ),
+    (
+        "neurosim-sram-22nm",
+        include_str!("../../models/neurosim-sram-22nm.toml"),
+    ),
 ];
 
 /// Reads a configuration from a file path or a preset name and applies `overrides`
@@ -180,6 +188,8 @@ pub struct HwConfig {
     pub w_noise: f32,
     /// Conductance levels per device (0 = continuous).
     pub weight_levels: u32,
+    /// The chip of the cost model.
+    pub cost: crate::cost::CostParams,
 }
 
 impl HwConfig {
@@ -245,6 +255,12 @@ impl HwConfig {
             ));
         }
 
+        let cost = crate::cost::CostParams::new(
+            &file.cost,
+            file.tile.rows as usize,
+            file.tile.cols as usize,
+            origin,
+        )?;
         let dac = Quantizer::new(file.dac.bits, file.dac.bound);
         let adc = Quantizer::new(file.adc.bits, file.adc.bound);
         let max_bm_rounds = match file.adc.bound_management {
@@ -263,6 +279,7 @@ impl HwConfig {
             out_noise: file.adc.out_noise,
             w_noise: file.device.w_noise,
             weight_levels: levels,
+            cost,
             file,
         })
     }

@@ -19,6 +19,8 @@ pub struct HwConfigFile {
     pub device: DeviceSection,
     /// How weights become conductances.
     pub mapping: MappingSection,
+    /// The chip the energy, latency and area model describes.
+    pub cost: CostSection,
 }
 
 /// `[tile]`: the largest crossbar a layer is split onto.
@@ -207,4 +209,59 @@ pub struct MappingSection {
     /// Conductance levels per device before programming (0 = continuous, else
     /// 2..=65536); a pair then holds 2 * levels - 1 signed weight values. Default 0.
     pub weight_levels: u32,
+}
+
+/// `[cost]`: the chip the energy, latency and area model (`imcnas cost`) describes. Its
+/// subarrays are the `[tile]` crossbars; weights are spread over cells bit by bit, inputs are
+/// applied a few bits per read, and several columns share one SAR ADC.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CostSection {
+    /// Cell memory: "rram", "pcm" or "sram" (1 bit per cell). Default "rram".
+    pub memory: crate::cost::memory::Memory,
+    /// Technology node (nm): 45, 22, 7, 5 or 1. Default 22.
+    pub node_nm: u32,
+    /// Bits stored per cell (1..=4; sram: 1). Default 1.
+    pub cell_bits: u32,
+    /// Weight precision (bits, 1..=16). Default 8.
+    pub weight_bits: u32,
+    /// Activation precision (bits, 1..=16). Default 8.
+    pub input_bits: u32,
+    /// Input bits applied per read (1 = bit-serial, up to input_bits with a multi-bit DAC).
+    /// Default 1.
+    pub dac_bits: u32,
+    /// Rows read at once (count, 0 = every row of the tile). Default 0.
+    pub rows_parallel: u32,
+    /// Columns sharing one ADC, converted one after another (count, 1..=tile.cols).
+    /// Default 8.
+    pub cols_per_adc: u32,
+    /// ADC resolution (bits, 1..=12). Default 5.
+    pub adc_bits: u32,
+    /// Clock of the digital periphery (MHz, > 0). Default 1000.
+    pub clock_mhz: f64,
+    /// Largest weight duplication that balances the layer pipeline (count, 1 = none): a
+    /// convolution whose input map is larger than the smallest one is copied so that every
+    /// layer takes about as many cycles (NeuroSim's speedUpDegree). Default 8.
+    pub pipeline_speedup: u32,
+    /// Width of the global activation bus (bits, >= 8). Default 2048.
+    pub bus_bits: u32,
+}
+
+impl Default for CostSection {
+    fn default() -> Self {
+        CostSection {
+            memory: crate::cost::memory::Memory::Rram,
+            node_nm: 22,
+            cell_bits: 1,
+            weight_bits: 8,
+            input_bits: 8,
+            dac_bits: 1,
+            rows_parallel: 0,
+            cols_per_adc: 8,
+            adc_bits: 5,
+            clock_mhz: 1000.0,
+            pipeline_speedup: 8,
+            bus_bits: 2048,
+        }
+    }
 }

@@ -108,16 +108,21 @@ impl Network {
         Self::load_files(&dir.join(ARCH_FILE), &dir.join(WEIGHTS_FILE))
     }
 
+    /// Loads only the architecture of the model folder `dir` (for the cost model, which
+    /// needs no weights).
+    ///
+    /// # Errors
+    /// A missing or malformed `network.json`.
+    pub fn load_graph(dir: &Path) -> Result<Graph> {
+        read_graph(&dir.join(ARCH_FILE)).map(|(graph, _)| graph)
+    }
+
     /// Loads an architecture file and a weight file.
     ///
     /// # Errors
     /// As [`Network::load`].
     pub fn load_files(arch: &Path, weights: &Path) -> Result<Network> {
-        let origin = arch.display().to_string();
-        let text = std::fs::read_to_string(arch).map_err(|e| Error::io(arch, e))?;
-        let file: GraphFile = serde_json::from_str(&text)
-            .map_err(|e| Error::network(&origin, format!("not a network description ({e})")))?;
-        let graph = Graph::from_file(&file, &origin)?;
+        let (graph, file) = read_graph(arch)?;
         let tensors = read_safetensors(weights)?;
         Network::new(
             graph,
@@ -224,4 +229,13 @@ fn half_to_f32(h: u16) -> f32 {
         (e, m) => sign | ((e + 112) << 23) | (m << 13),
     };
     f32::from_bits(bits)
+}
+
+/// Reads and validates an architecture file.
+fn read_graph(path: &Path) -> Result<(Graph, GraphFile)> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let file: GraphFile = serde_json::from_str(&text)
+        .map_err(|e| Error::network(&origin, format!("not a network description ({e})")))?;
+    Ok((Graph::from_file(&file, &origin)?, file))
 }

@@ -1,0 +1,73 @@
+//! Memory cells of the cost model: geometry and read physics, each number with its source.
+
+use super::tech::TechNode;
+use serde::{Deserialize, Serialize};
+
+/// The memory technology of the crossbar cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Memory {
+    /// Resistive RAM, one transistor + one resistor per cell.
+    Rram,
+    /// Phase-change memory, one transistor + one PCM element per cell.
+    Pcm,
+    /// SRAM compute cell (8T, a decoupled read port), 1 bit per cell.
+    Sram,
+}
+
+/// How one cell is read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cell {
+    /// Cell area in F^2 (F = the node's feature size).
+    pub area_f2: f64,
+    /// Bits one cell can hold at most.
+    pub max_bits: u32,
+    /// Resistive cells: low-resistance state (ohm); 0 for SRAM.
+    pub r_on_ohm: f64,
+    /// Resistive cells: high over low resistance.
+    pub on_off: f64,
+    /// Read voltage on a selected row (V).
+    pub read_v: f64,
+}
+
+impl Memory {
+    /// The cell of this memory at `node`.
+    pub fn cell(self, node: &TechNode) -> Cell {
+        match self {
+            // NeuroSim V1.4 Param.cpp: 1T1R cell 4F x 12F, R_on 100 kOhm, R_off 1.7 MOhm
+            // (on/off 17, the RRAM of its VGG-8 table), read voltage per node.
+            Memory::Rram => Cell {
+                area_f2: 48.0,
+                max_bits: 4,
+                r_on_ohm: 100e3,
+                on_off: 17.0,
+                read_v: node.rram_read_v,
+            },
+            // The same 1T1R footprint (the access transistor sets it); conductance range of
+            // aihwkit's PCM model (g_max 25 uS, i.e. 40 kOhm; on/off about 100, Joshi et al.
+            // 2020, Nat. Commun. 11:2473), read at the RRAM read voltage of the node.
+            Memory::Pcm => Cell {
+                area_f2: 48.0,
+                max_bits: 4,
+                r_on_ohm: 40e3,
+                on_off: 100.0,
+                read_v: node.rram_read_v,
+            },
+            // NeuroSim V1.4 Param.cpp: 8T SRAM cell 10F x 28F above 14 nm, 16F x 34.43F at
+            // 7 nm, 19.2F x 43.75F at 5 nm, 80F x 144F at 1 nm; read by discharging a
+            // precharged bit line from the supply.
+            Memory::Sram => Cell {
+                area_f2: match node.node_nm {
+                    7 => 16.0 * 34.43,
+                    5 => 19.2 * 43.75,
+                    1 => 80.0 * 144.0,
+                    _ => 10.0 * 28.0,
+                },
+                max_bits: 1,
+                r_on_ohm: 0.0,
+                on_off: 0.0,
+                read_v: node.vdd,
+            },
+        }
+    }
+}

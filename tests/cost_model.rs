@@ -1,0 +1,152 @@
+//! The cost model: NeuroSim V1.4's VGG-8 figures with its settings, and the trends its tables
+//! show when one setting changes.
+
+use imcnas::config;
+use imcnas::cost::model::{CostReport, network_cost};
+use imcnas::network::Graph;
+use imcnas::network::arch::Arch;
+
+fn vgg8() -> Graph {
+    Arch::Vgg8.graph([3, 32, 32], 10).unwrap()
+}
+
+fn cost(preset: &str, overrides: &[&str], graph: &Graph) -> CostReport {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let hw = config::load(preset, &overrides).unwrap();
+    network_cost(&hw.cost, graph)
+}
+
+fn subarrays(r: &CostReport) -> usize {
+    r.layers.iter().map(|l| l.subarrays).sum()
+}
+
+fn adcs(r: &CostReport) -> usize {
+    r.layers.iter().map(|l| l.adcs).sum()
+}
+
+/// NeuroSim V1.4's VGG-8 table (physics.md section 5): area mm^2, TOPS, TOPS/W.
+const NEUROSIM: [(&str, [f64; 3]); 2] = [
+    ("neurosim-rram-22nm", [381.9, 6.25, 11.25]),
+    ("neurosim-sram-22nm", [86.0, 6.06, 8.76]),
+];
+
+#[test]
+fn vgg8_figures_beside_neurosim() {
+    let g = vgg8();
+    for (preset, [area, tops, tops_w]) in NEUROSIM {
+        let r = cost(preset, &[], &g);
+        let ours = [r.area.total() * 1e6, r.tops, r.tops_per_w];
+        eprintln!(
+            "{preset}: area {:.1} mm2 (NeuroSim {area}), {:.2} TOPS ({tops}), {:.2} TOPS/W ({tops_w})",
+            ours[0], ours[1], ours[2]
+        );
+        // 2 x 616 M multiply-accumulates per image, as NeuroSim counts them.
+        assert!((r.ops - 1.2318e9).abs() < 1e6, "ops {}", r.ops);
+        for v in ours {
+            assert!(v.is_finite() && v > 0.0);
+        }
+    }
+}
+
+#[test]
+fn more_adc_bits_cost_more_adc_energy_and_area() {
+    let g = vgg8();
+    let (low, high) = (
+        cost("neurosim-rram-22nm", &["cost.adc_bits=4"], &g),
+        cost("neurosim-rram-22nm", &["cost.adc_bits=7"], &g),
+    );
+    assert!(high.energy.adc > low.energy.adc);
+    assert!(high.area.adc > low.area.adc);
+    assert_eq!(adcs(&high), adcs(&low));
+}
+
+#[test]
+fn larger_tiles_need_fewer_adcs_per_weight() {
+    let g = vgg8();
+    let small = cost("neurosim-rram-22nm", &[], &g);
+    let large = cost(
+        "neurosim-rram-22nm",
+        &["tile.rows=512", "tile.cols=512"],
+        &g,
+    );
+    assert!(
+        adcs(&large) < adcs(&small),
+        "{} vs {}",
+        adcs(&large),
+        adcs(&small)
+    );
+    assert!(subarrays(&large) < subarrays(&small));
+}
+
+#[test]
+fn more_columns_per_adc_take_less_area_and_more_time() {
+    let g = vgg8();
+    let few = cost("neurosim-rram-22nm", &["cost.cols_per_adc=4"], &g);
+    let many = cost("neurosim-rram-22nm", &["cost.cols_per_adc=16"], &g);
+    assert!(many.area.total() < few.area.total());
+    assert!(many.area.adc < few.area.adc);
+    assert!(many.period_s > few.period_s);
+}
+
+#[test]
+fn smaller_nodes_spend_less_energy_per_operation() {
+    let g = vgg8();
+    let mut last = f64::INFINITY;
+    for node in [45, 22, 7, 5, 1] {
+        let r = cost("neurosim-sram-22nm", &[&format!("cost.node_nm={node}")], &g);
+        let per_op = (r.energy.total() + r.leakage_j) / r.ops;
+        assert!(per_op < last, "{node} nm: {per_op:e} J/op after {last:e}");
+        last = per_op;
+    }
+    let rram = |node: u32| cost("neurosim-rram-22nm", &[&format!("cost.node_nm={node}")], &g);
+    assert!(rram(22).tops_per_w > rram(45).tops_per_w);
+}
+
+#[test]
+fn fewer_weight_bits_or_pruned_rows_need_fewer_subarrays() {
+    let g = vgg8();
+    let eight = cost("neurosim-rram-22nm", &[], &g);
+    let four = cost("neurosim-rram-22nm", &["cost.weight_bits=4"], &g);
+    assert!(subarrays(&four) < subarrays(&eight));
+    assert!(four.area.total() < eight.area.total());
+    // Two bits per cell halve the columns, like four-bit weights.
+    let dense = cost("neurosim-rram-22nm", &["cost.cell_bits=2"], &g);
+    assert_eq!(subarrays(&dense), subarrays(&four));
+    let linear = |inputs: usize| {
+        let json = format!(
+            r#"{{"format": "imcnas-network", "version": 1, "input": [{inputs}, 1, 1], "classes": 256,
+                "nodes": [{{"name": "fc", "op": "linear", "in_features": {inputs}, "out_features": 256}}]}}"#
+        );
+        Graph::from_file(&serde_json::from_str(&json).unwrap(), "linear").unwrap()
+    };
+    let full = cost("neurosim-rram-22nm", &[], &linear(1024));
+    let pruned = cost("neurosim-rram-22nm", &[], &linear(512));
+    assert_eq!(subarrays(&pruned) * 2, subarrays(&full));
+}
+
+#[test]
+fn reading_more_rows_at_once_converts_less_and_saves_energy() {
+    let g = vgg8();
+    let r32 = cost("neurosim-rram-22nm", &[], &g);
+    let r128 = cost("neurosim-rram-22nm", &["cost.rows_parallel=128"], &g);
+    let conversions = |r: &CostReport| r.layers.iter().map(|l| l.conversions).sum::<f64>();
+    assert!((conversions(&r32) / conversions(&r128) - 4.0).abs() < 0.2);
+    assert!(r128.tops_per_w > r32.tops_per_w);
+    assert!(r128.tops > r32.tops);
+}
+
+#[test]
+fn bad_cost_values_name_the_key() {
+    for (set, key) in [
+        ("cost.node_nm=28", "cost.node_nm"),
+        ("cost.cell_bits=2", "cost.cell_bits"),
+        ("cost.rows_parallel=129", "cost.rows_parallel"),
+        ("cost.clock_mhz=0", "cost.clock_mhz"),
+        ("cost.dac_bits=9", "cost.dac_bits"),
+    ] {
+        let err = config::load("neurosim-sram-22nm", &[set.to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{set}: {err}");
+    }
+}
