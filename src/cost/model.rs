@@ -99,6 +99,8 @@ pub struct LayerCost {
     pub utilization: f64,
     /// ADC conversions per image.
     pub conversions: f64,
+    /// Activation bits read and written over the global bus per image.
+    pub moved_bits: f64,
     /// Time per image (s): products plus data movement.
     pub latency_s: f64,
     /// Dynamic energy per image (J).
@@ -252,8 +254,8 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
             accumulation: (column_reads * shift_add_bits + tree_adds * acc_bits) * e_full_adder,
             // Written once and read once, each access switching a register bit.
             buffer: 2.0 * moved_bits * REGISTER_BIT_TRANSISTORS * c_min * vdd2 * ACTIVITY,
-            // Filled in with the chip's size below.
-            interconnect: moved_bits,
+            // Depends on the chip's size: added once every layer's area is known.
+            interconnect: 0.0,
         };
 
         // Area.
@@ -291,6 +293,7 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
             adcs: subarrays * adcs_per_subarray,
             utilization,
             conversions: column_reads,
+            moved_bits,
             latency_s: compute + movement,
             energy,
             area,
@@ -306,7 +309,7 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
     let e_bit = WIRE_CAP_PER_M * side * vdd2 * ACTIVITY;
     let mut energy = Components::default();
     for layer in &mut costs {
-        layer.energy.interconnect *= e_bit;
+        layer.energy.interconnect = layer.moved_bits * e_bit;
         energy.add(&layer.energy);
     }
 
