@@ -124,6 +124,10 @@ fn fewer_weight_bits_or_pruned_rows_need_fewer_subarrays() {
     assert_eq!(subarrays(&pruned) * 2, subarrays(&full));
 }
 
+/// NeuroSim's own runs (VGG-8, RRAM, 22 nm) give 23.94 TOPS/W reading 128 rows at once and
+/// 20.06 reading 64: fewer, fuller conversions save energy. (Its throughput moves the other
+/// way, by 8%, through a slower sense amplifier for the larger column current, which this
+/// model does not represent; no throughput trend is asserted.)
 #[test]
 fn reading_more_rows_at_once_converts_less_and_saves_energy() {
     let g = vgg8();
@@ -132,7 +136,6 @@ fn reading_more_rows_at_once_converts_less_and_saves_energy() {
     let conversions = |r: &CostReport| r.layers.iter().map(|l| l.conversions).sum::<f64>();
     assert!((conversions(&r32) / conversions(&r128) - 4.0).abs() < 0.2);
     assert!(r128.tops_per_w > r32.tops_per_w);
-    assert!(r128.tops > r32.tops);
 }
 
 #[test]
