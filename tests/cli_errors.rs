@@ -229,6 +229,30 @@ fn cost_command_prints_figures_and_refuses_bad_input() {
     assert!(ok);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["layers"].as_array().unwrap().len(), 4);
+    // A model folder needs only its architecture file.
+    let dir = scratch();
+    std::fs::write(
+        dir.join("network.json"),
+        r#"{"format": "imcnas-network", "version": 1, "input": [1, 8, 8], "classes": 10,
+            "nodes": [{"name": "c", "op": "conv2d", "in_channels": 1, "out_channels": 4, "kernel": 3},
+                      {"name": "f", "op": "flatten"},
+                      {"name": "fc", "op": "linear", "in_features": 144, "out_features": 10}]}"#,
+    )
+    .unwrap();
+    let model = dir.to_str().unwrap();
+    let (ok, stdout, stderr) = run(&["--model", model, "--config", "neurosim-rram-22nm", "--json"]);
+    assert!(ok, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let shapes: Vec<_> = json["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["shape"].clone())
+        .collect();
+    assert_eq!(
+        shapes,
+        [serde_json::json!([9, 4]), serde_json::json!([144, 10])]
+    );
     for (args, needle) in [
         (
             vec!["--arch", "vgg9", "--config", "neurosim-rram-22nm"],
