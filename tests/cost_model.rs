@@ -152,4 +152,13 @@ fn bad_cost_values_name_the_key() {
             .to_string();
         assert!(err.contains(key), "{set}: {err}");
     }
+    // Resistive cells only at 22 nm and above, SRAM at every node.
+    let err = config::load("neurosim-rram-22nm", &["cost.node_nm=7".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cost.node_nm") && err.contains("rram"),
+        "{err}"
+    );
+    assert!(config::load("neurosim-sram-22nm", &["cost.node_nm=1".to_string()]).is_ok());
 }

@@ -219,7 +219,7 @@ pub struct MappingSection {
 pub struct CostSection {
     /// Cell memory: "rram", "pcm" or "sram" (1 bit per cell). Default "rram".
     pub memory: crate::cost::memory::Memory,
-    /// Technology node (nm): 45, 22, 7, 5 or 1. Default 22.
+    /// Technology node (nm): 45, 22, 7, 5 or 1 (rram and pcm: 45 or 22). Default 22.
     pub node_nm: u32,
     /// Bits stored per cell (1..=4; sram: 1). Default 1.
     pub cell_bits: u32,

@@ -73,6 +73,16 @@ impl CostParams {
                 format!("one of {} (nm)", TechNode::known()),
             )
         })?;
+        // NeuroSim V1.4 (main.cpp) refuses resistive cells below 22 nm: no published 1T1R
+        // figures exist there.
+        if section.memory != Memory::Sram && node.node_nm < 22 {
+            return Err(fail(
+                "node_nm",
+                section.node_nm.to_string(),
+                "45 or 22 for rram and pcm (resistive cells are modelled at 22 nm and above)"
+                    .into(),
+            ));
+        }
         let cell = section.memory.cell(node);
         let cell_bits = range("cell_bits", section.cell_bits, 1, cell.max_bits)?;
         let weight_bits = range("weight_bits", section.weight_bits, 1, 16)?;

@@ -28,7 +28,8 @@ pub struct TechNode {
     pub sar_c_uw: f64,
     /// See `sar_a_uw`: coefficient k (W * ohm).
     pub sar_k: f64,
-    /// RRAM read voltage at this node (V), `Param.cpp` `readVoltage`.
+    /// RRAM read voltage at this node (V), `Param.cpp` `readVoltage` (given down to 1 nm,
+    /// but resistive cells are only costed at 22 nm and above, as NeuroSim's main.cpp allows).
     pub rram_read_v: f64,
 }
 
