@@ -104,14 +104,15 @@ pub fn table(report: &CostReport) -> String {
     let row = |out: &mut String, name: &str, c: &Components, scale: f64, unit: &str| {
         let _ = writeln!(
             out,
-            "{name:<7} {:.3} {unit}: array {:.3}, drivers {:.3}, adc {:.3}, accumulation {:.3}, buffer {:.3}, interconnect {:.3}",
+            "{name:<7} {:.3} {unit}: array {:.3}, drivers {:.3}, adc {:.3}, accumulation {:.3}, buffer {:.3}, interconnect {:.3}, spacing {:.3}",
             c.total() * scale,
             c.array * scale,
             c.drivers * scale,
             c.adc * scale,
             c.accumulation * scale,
             c.buffer * scale,
-            c.interconnect * scale
+            c.interconnect * scale,
+            c.spacing * scale
         );
     };
     row(&mut out, "area", &report.area, 1e6, "mm2");

@@ -237,6 +237,10 @@ pub struct CostSection {
     pub cols_per_adc: u32,
     /// ADC resolution (bits, 1..=12). Default 5.
     pub adc_bits: u32,
+    /// ADC circuit: "sar" (successive approximation, b + 1 cycles of 1 ns per conversion) or
+    /// "flash" (2^b - 1 sense amplifiers compared at once, 1 ns per conversion: NeuroSim's
+    /// multilevel sense amplifier). Default "sar".
+    pub adc_type: crate::cost::Converter,
     /// Clock of the digital periphery (MHz, > 0). Default 1000.
     pub clock_mhz: f64,
     /// Largest weight duplication that balances the layer pipeline (count, 1 = none): a
@@ -259,6 +263,7 @@ impl Default for CostSection {
             rows_parallel: 0,
             cols_per_adc: 8,
             adc_bits: 5,
+            adc_type: crate::cost::Converter::Sar,
             clock_mhz: 1000.0,
             pipeline_speedup: 8,
             bus_bits: 2048,

@@ -18,8 +18,10 @@ pub enum Memory {
 /// How one cell is read.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cell {
-    /// Cell area in F^2 (F = the node's feature size).
-    pub area_f2: f64,
+    /// Cell height along a column, in F (the node's feature size).
+    pub height_f: f64,
+    /// Cell width along a row, in F.
+    pub width_f: f64,
     /// Bits one cell can hold at most.
     pub max_bits: u32,
     /// Resistive cells: low-resistance state (ohm); 0 for SRAM.
@@ -30,6 +32,19 @@ pub struct Cell {
     pub read_v: f64,
 }
 
+impl Cell {
+    /// Cell area in F^2.
+    pub fn area_f2(&self) -> f64 {
+        self.height_f * self.width_f
+    }
+
+    /// Whether the cell is resistive (1T1R), written above the logic supply through level
+    /// shifters.
+    pub fn resistive(&self) -> bool {
+        self.r_on_ohm > 0.0
+    }
+}
+
 impl Memory {
     /// The cell of this memory at `node`.
     pub fn cell(self, node: &TechNode) -> Cell {
@@ -37,7 +52,8 @@ impl Memory {
             // NeuroSim V1.4 Param.cpp: 1T1R cell 4F x 12F, R_on 100 kOhm, R_off 1.7 MOhm
             // (on/off 17, the RRAM of its VGG-8 table), read voltage per node.
             Memory::Rram => Cell {
-                area_f2: 48.0,
+                height_f: 4.0,
+                width_f: 12.0,
                 max_bits: 4,
                 r_on_ohm: 100e3,
                 on_off: 17.0,
@@ -47,7 +63,8 @@ impl Memory {
             // aihwkit's PCM model (g_max 25 uS, i.e. 40 kOhm; on/off about 100, Joshi et al.
             // 2020, Nat. Commun. 11:2473), read at the RRAM read voltage of the node.
             Memory::Pcm => Cell {
-                area_f2: 48.0,
+                height_f: 4.0,
+                width_f: 12.0,
                 max_bits: 4,
                 r_on_ohm: 40e3,
                 on_off: 100.0,
@@ -57,11 +74,17 @@ impl Memory {
             // 7 nm, 19.2F x 43.75F at 5 nm, 80F x 144F at 1 nm; read by discharging a
             // precharged bit line from the supply.
             Memory::Sram => Cell {
-                area_f2: match node.node_nm {
-                    7 => 16.0 * 34.43,
-                    5 => 19.2 * 43.75,
-                    1 => 80.0 * 144.0,
-                    _ => 10.0 * 28.0,
+                height_f: match node.node_nm {
+                    7 => 16.0,
+                    5 => 19.2,
+                    1 => 80.0,
+                    _ => 10.0,
+                },
+                width_f: match node.node_nm {
+                    7 => 34.43,
+                    5 => 43.75,
+                    1 => 144.0,
+                    _ => 28.0,
                 },
                 max_bits: 1,
                 r_on_ohm: 0.0,

@@ -12,6 +12,17 @@ use crate::error::{Error, Result};
 use memory::{Cell, Memory};
 use tech::TechNode;
 
+/// The ADC circuit that converts column outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Converter {
+    /// Successive approximation: one comparator, b + 1 cycles per conversion.
+    Sar,
+    /// Flash (NeuroSim's multilevel sense amplifier): 2^b - 1 comparators against
+    /// reference columns, one comparison per conversion.
+    Flash,
+}
+
 /// The validated `[cost]` section with the tile geometry it applies to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CostParams {
@@ -39,6 +50,8 @@ pub struct CostParams {
     pub cols_per_adc: usize,
     /// ADC bits.
     pub adc_bits: u32,
+    /// ADC circuit.
+    pub adc_type: Converter,
     /// Clock period (s).
     pub clock_s: f64,
     /// Largest layer duplication.
@@ -116,6 +129,7 @@ impl CostParams {
             rows_parallel,
             cols_per_adc,
             adc_bits,
+            adc_type: section.adc_type,
             clock_s: 1e-6 / section.clock_mhz,
             pipeline_speedup,
             bus_bits,

@@ -12,19 +12,57 @@
 //!
 //! Per matrix-vector product and subarray: `ceil(input_bits / dac_bits)` input cycles times
 //! `ceil(rows used / rows_parallel)` row groups are read; each read converts every used column
-//! with a SAR ADC shared by `cols_per_adc` columns in turn; each conversion is shifted and
-//! added; partial sums of the row tiles are added in an adder tree.
+//! with an ADC (SAR or flash) shared by `cols_per_adc` columns in turn; each conversion is
+//! shifted and added; partial sums of the row tiles are added in an adder tree.
+//!
+//! Area: every subarray is laid out as NeuroSim lays it out, periphery strips along the
+//! cell array inside an enclosing rectangle ([`subarray_layout`]).
 //!
 //! Latency (how layers pipeline): all layers work at once on successive images; a layer's
-//! time per image is its products per copy times the time of one product, plus moving its
-//! input and output maps over the global bus; the chip takes a new image every
+//! time per image is its products per copy times the time of one product, plus its partial
+//! sums and inputs passing the register-file tile buffers (shared by the copies, so not
+//! divided among them), plus moving its input and output maps over the global bus; the
+//! chip takes a new image every
 //! `max` over layers of that time, which sets throughput (TOPS = 2 MACs per image / period).
 //! Energy per image is the sum over layers, with the leakage of the whole chip over one
 //! period.
 
-use super::CostParams;
+use super::{CostParams, Converter};
 use crate::network::graph::{Graph, Op};
 use serde::Serialize;
+
+/// A level shifter of a resistive array's write path (NeuroSim V1.4 `LevelShifter.cpp`,
+/// validated layout): 70F high, 205.2F wide (IO transistors drawn 2.5x), times its 1.44
+/// wiring factor, in F^2. One per row on the word and bit lines, one per column on the
+/// source lines.
+const LEVEL_SHIFTER_F2: f64 = 70.0 * 205.2 * 1.44;
+/// Row switch matrix per row (transmission gates and a flip-flop; NeuroSim's
+/// `NewSwitchMatrix` at 22 nm sizing), F^2: resistive arrays, SRAM.
+const ROW_SWITCH_F2: [f64; 2] = [4860.0, 3650.0];
+/// Source-line switch matrix per column of a resistive array (minimum pass gates and a
+/// flip-flop), F^2.
+const COLUMN_SWITCH_F2: f64 = 3220.0;
+/// SRAM precharger plus write driver per column, F^2.
+const SRAM_COLUMN_F2: f64 = 2.0 * 2354.0;
+/// Height of the column multiplexer strip (F): set by its decoder, whose final drivers are
+/// sized 110x at 22 nm (NeuroSim `sizingfactor_MUX`).
+const MUX_STRIP_F: f64 = 224.0;
+/// Width of the multiplexer decoder beside the array (F).
+const MUX_DECODER_F: f64 = 439.0;
+/// One comparator of a flash ADC (a current sense amplifier of 9 minimum NMOS), F^2.
+const COMPARATOR_F2: f64 = 1916.0;
+/// Height of the flash ADC's thermometer-to-binary encoder strip (F).
+const ENCODER_STRIP_F: f64 = 305.0;
+/// A D flip-flop, 91.2F x 28F.
+const DFF_F2: f64 = 91.2 * 28.0;
+/// One full-adder bit built of 9 NAND2 gates, F^2.
+const ADDER_BIT_F2: f64 = 2872.0;
+/// Comparator switching per conversion step, in minimum gate capacitances.
+const COMPARATOR_GATES: f64 = 12.0;
+/// Subarrays across a tile's width: 8 with conventional mapping (a 1024-column tile of
+/// 128-column subarrays), 4 with NeuroSim's novel convolution mapping (a 512-column PE per
+/// kernel position).
+const TILE_WIDTH_SUBARRAYS: [usize; 2] = [8, 4];
 
 /// Minimum transistor width in F (NeuroSim's `MIN_NMOS_SIZE`).
 const MIN_WIDTH_F: f64 = 2.0;
@@ -35,8 +73,6 @@ const TRANSISTOR_F2: f64 = 24.0;
 const FULL_ADDER_TRANSISTORS: f64 = 28.0;
 /// Transistors of a flip-flop (a register or buffer bit).
 const REGISTER_BIT_TRANSISTORS: f64 = 20.0;
-/// Minimum transistors of one row's word-line driver (an inverter chain sized 1, 3, 9).
-const DRIVER_TRANSISTORS: f64 = 26.0;
 /// Fraction of nodes and input bits that switch (inputs and weights equally likely 0 or 1).
 const ACTIVITY: f64 = 0.5;
 /// SAR ADC time per bit cycle (s), sampling included as one more cycle (NeuroSim SarADC.cpp).
@@ -62,12 +98,34 @@ pub struct Components {
     pub buffer: f64,
     /// Global bus.
     pub interconnect: f64,
+    /// Layout space left empty where a subarray's periphery strips of different lengths
+    /// meet (its enclosing rectangle less its circuits).
+    pub spacing: f64,
 }
 
 impl Components {
     /// Sum of all components.
     pub fn total(&self) -> f64 {
-        self.array + self.drivers + self.adc + self.accumulation + self.buffer + self.interconnect
+        self.array
+            + self.drivers
+            + self.adc
+            + self.accumulation
+            + self.buffer
+            + self.interconnect
+            + self.spacing
+    }
+
+    /// Every component times `factor`.
+    fn scaled(&self, factor: f64) -> Components {
+        Components {
+            array: self.array * factor,
+            drivers: self.drivers * factor,
+            adc: self.adc * factor,
+            accumulation: self.accumulation * factor,
+            buffer: self.buffer * factor,
+            interconnect: self.interconnect * factor,
+            spacing: self.spacing * factor,
+        }
     }
 
     fn add(&mut self, other: &Components) {
@@ -77,6 +135,7 @@ impl Components {
         self.accumulation += other.accumulation;
         self.buffer += other.buffer;
         self.interconnect += other.interconnect;
+        self.spacing += other.spacing;
     }
 }
 
@@ -142,9 +201,14 @@ struct MatrixLayer {
     side: usize,
     /// Activation values read and written per image.
     moved_values: usize,
+    /// Mapped one kernel position per processing element (NeuroSim's novel mapping): a
+    /// convolution whose input channels fill a subarray's rows.
+    novel: bool,
+    /// Input channels (rows per kernel position).
+    channels_in: usize,
 }
 
-fn matrix_layers(graph: &Graph) -> Vec<MatrixLayer> {
+fn matrix_layers(graph: &Graph, params_rows: usize) -> Vec<MatrixLayer> {
     graph
         .matrix_nodes()
         .map(|i| {
@@ -160,6 +224,8 @@ fn matrix_layers(graph: &Graph) -> Vec<MatrixLayer> {
                 products: if conv { oh * ow } else { 1 },
                 side: if conv { h.max(w) } else { 1 },
                 moved_values: c * h * w + oc * oh * ow,
+                novel: conv && rows > c && c >= params_rows,
+                channels_in: c,
             }
         })
         .collect()
@@ -187,6 +253,71 @@ fn copies(params: &CostParams, layers: &[MatrixLayer]) -> Vec<usize> {
         .collect()
 }
 
+/// The area of one subarray as NeuroSim lays it out: periphery in strips along the cell
+/// array, row circuits beside it (as tall as the array) and column circuits below it (as
+/// wide as the array); the subarray takes the rectangle enclosing them all.
+///
+/// Beside: row switch matrices and, for resistive cells, word- and bit-line level
+/// shifters; at least as wide as the column multiplexer's decoder. Below: source-line
+/// level shifters and switches (resistive) or prechargers and write drivers (SRAM), the
+/// multiplexer, the ADCs (SAR, or flash with its reference columns and encoder) and the
+/// shift-adders of weight and input bits.
+fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
+    let f = p.node.feature_m;
+    let f2 = f * f;
+    let cell = p.cell;
+    let resistive = cell.resistive();
+    let array_w = p.cols as f64 * cell.width_f * f;
+    let array_h = p.rows as f64 * cell.height_f * f;
+    let adcs = adcs as f64;
+    let muxed = p.cols_per_adc > 1;
+
+    let row_f2 = p.rows as f64
+        * (ROW_SWITCH_F2[usize::from(!resistive)]
+            + if resistive { 2.0 * LEVEL_SHIFTER_F2 } else { 0.0 });
+    let decoder_w = if muxed { MUX_DECODER_F * f } else { 0.0 };
+    let beside_w = (row_f2 * f2 / array_h).max(decoder_w);
+
+    let column_f2 = p.cols as f64
+        * if resistive {
+            LEVEL_SHIFTER_F2 + COLUMN_SWITCH_F2
+        } else {
+            SRAM_COLUMN_F2
+        };
+    let levels = f64::from((1u32 << p.adc_bits) - 1);
+    let (adc_f2, encoder_h) = match p.adc_type {
+        Converter::Sar => (
+            adcs * TRANSISTOR_F2 * (269.0 + 209.0 + f64::from(p.adc_bits - 1) * (109.0 + 73.0)),
+            0.0,
+        ),
+        // One reference column per comparator level, shared by as many sense amplifiers
+        // as there are levels (NeuroSim's dummy-column sharing).
+        Converter::Flash => (
+            adcs * levels * COMPARATOR_F2
+                + adcs * levels / (levels + 1.0) * p.rows as f64 * cell.area_f2(),
+            ENCODER_STRIP_F * f,
+        ),
+    };
+    let weight_shift = f64::from(p.adc_bits + p.weight_bits) * DFF_F2
+        + f64::from(p.adc_bits) * ADDER_BIT_F2;
+    let input_shift = f64::from(p.adc_bits + p.weight_bits + p.input_bits) * DFF_F2
+        + f64::from(p.adc_bits + p.weight_bits) * ADDER_BIT_F2;
+    let shift_add_f2 = adcs * (weight_shift + input_shift);
+    let mux_h = if muxed { MUX_STRIP_F * f } else { 0.0 };
+    let below_h = (column_f2 + adc_f2 + shift_add_f2) * f2 / array_w + mux_h + encoder_h;
+
+    let mut area = Components {
+        array: array_w * array_h,
+        drivers: (row_f2 + column_f2) * f2 + mux_h * (array_w + decoder_w),
+        adc: adc_f2 * f2 + encoder_h * array_w,
+        accumulation: shift_add_f2 * f2,
+        ..Components::default()
+    };
+    let rectangle = (beside_w + array_w) * (array_h + below_h);
+    area.spacing = (rectangle - area.total()).max(0.0);
+    area
+}
+
 /// The cost of `graph`'s matrix layers on the hardware `params`.
 pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
     let p = params;
@@ -196,7 +327,11 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
     let c_min = node.cap_gate_per_m * MIN_WIDTH_F * f;
     let transistor_area = TRANSISTOR_F2 * f * f;
     let e_full_adder = FULL_ADDER_TRANSISTORS * c_min * vdd2 * ACTIVITY;
-    let t_conv = f64::from(p.adc_bits + 1) * SAR_CYCLE_S;
+    let t_conv = match p.adc_type {
+        Converter::Sar => f64::from(p.adc_bits + 1) * SAR_CYCLE_S,
+        Converter::Flash => SAR_CYCLE_S,
+    };
+    let levels = f64::from((1u32 << p.adc_bits) - 1);
     let cells_per_weight = p.weight_bits.div_ceil(p.cell_bits) as usize;
     let input_cycles = p.input_bits.div_ceil(p.dac_bits) as usize;
     let cell = p.cell;
@@ -209,7 +344,8 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
     let adcs_per_subarray = p.cols.div_ceil(p.cols_per_adc);
     let shift_add_bits = f64::from(p.adc_bits + p.input_bits + p.weight_bits);
 
-    let layers = matrix_layers(graph);
+    let layers = matrix_layers(graph, p.rows);
+    let layout = subarray_layout(p, adcs_per_subarray);
     let copies = copies(p, &layers);
     let mut costs = Vec::with_capacity(layers.len());
     for (layer, &copies) in layers.iter().zip(&copies) {
@@ -239,6 +375,11 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
         } else {
             f64::INFINITY
         };
+        let column_conductance = if resistive {
+            (rows_active * ACTIVITY).max(1.0) * g_mean
+        } else {
+            0.0
+        };
         let sar_power =
             (node.sar_a_uw * f64::from(p.adc_bits) + node.sar_c_uw) * 1e-6 + node.sar_k / r_column;
         let word_line = p.cols as f64 * c_min * vdd2;
@@ -250,39 +391,49 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
         let energy = Components {
             array: column_reads * bit_line,
             drivers: row_switches * word_line * f64::from(p.dac_bits),
-            adc: column_reads * sar_power * t_conv,
+            adc: column_reads
+                * match p.adc_type {
+                    Converter::Sar => sar_power * t_conv,
+                    Converter::Flash => {
+                        levels * COMPARATOR_GATES * c_min * vdd2
+                            + cell.read_v * cell.read_v * column_conductance * t_conv
+                    }
+                },
             accumulation: (column_reads * shift_add_bits + tree_adds * acc_bits) * e_full_adder,
             // Written once and read once, each access switching a register bit.
             buffer: 2.0 * moved_bits * REGISTER_BIT_TRANSISTORS * c_min * vdd2 * ACTIVITY,
             // Depends on the chip's size: added once every layer's area is known.
             interconnect: 0.0,
+            spacing: 0.0,
         };
 
-        // Area.
-        let sar_area =
-            transistor_area * (269.0 + 209.0 + f64::from(p.adc_bits - 1) * (109.0 + 73.0));
-        let adders = (subarrays * adcs_per_subarray) as f64 * shift_add_bits
-            + (layer.cols * copies) as f64 * acc_bits * (row_tiles - 1) as f64;
-        let area = Components {
-            array: (subarrays * p.rows * p.cols) as f64 * cell.area_f2 * f * f,
-            drivers: (subarrays * p.rows) as f64 * DRIVER_TRANSISTORS * transistor_area,
-            adc: (subarrays * adcs_per_subarray) as f64 * sar_area,
-            accumulation: adders
-                * (FULL_ADDER_TRANSISTORS + REGISTER_BIT_TRANSISTORS)
-                * transistor_area,
-            // Each copy buffers the input rows of one product and its outputs.
-            buffer: (copies * (layer.rows + layer.cols)) as f64
-                * f64::from(p.input_bits)
-                * REGISTER_BIT_TRANSISTORS
-                * transistor_area,
-            interconnect: 0.0,
-        };
+        // Area: every subarray laid out alike (see `subarray_layout`); adder trees of the
+        // row tiles' partial sums and the activation buffers per copy beside them.
+        let tree_adders = (layer.cols * copies) as f64 * acc_bits * (row_tiles - 1) as f64;
+        let mut area = layout.scaled(subarrays as f64);
+        area.accumulation +=
+            tree_adders * (FULL_ADDER_TRANSISTORS + REGISTER_BIT_TRANSISTORS) * transistor_area;
+        area.buffer = (copies * (layer.rows + layer.cols)) as f64
+            * f64::from(p.input_bits)
+            * REGISTER_BIT_TRANSISTORS
+            * transistor_area;
 
         // Latency per image.
         let t_read = p.clock_s + p.cols_per_adc as f64 * t_conv;
         let tree_depth = (row_tiles as f64).log2().ceil();
         let t_product = reads_per_product * t_read + (1.0 + tree_depth) * p.clock_s;
         let compute = layer.products.div_ceil(copies) as f64 * t_product;
+        // Register-file tile buffers, shared by a layer's copies: partial sums leave two per
+        // cycle, each tile holding the outputs of its width; input bits arrive a 32-bit line
+        // in and out per cycle, spread over the kernel positions of a novel mapping.
+        let tile_outputs = (TILE_WIDTH_SUBARRAYS[usize::from(layer.novel)] * p.cols
+            / cells_per_weight)
+            .clamp(1, layer.cols);
+        let output_buffer = (products * tile_outputs as f64 / 2.0).ceil();
+        let spread = if layer.novel { (layer.rows / layer.channels_in) as f64 } else { 1.0 };
+        let input_buffer =
+            (products * layer.rows as f64 * f64::from(p.input_bits) / spread.sqrt() / 64.0).ceil();
+        let buffers = (output_buffer + input_buffer) * p.clock_s;
         let movement = (moved_bits / f64::from(p.bus_bits)).ceil() * p.clock_s;
         costs.push(LayerCost {
             name: layer.name.clone(),
@@ -294,7 +445,7 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
             utilization,
             conversions: column_reads,
             moved_bits,
-            latency_s: compute + movement,
+            latency_s: compute + buffers + movement,
             energy,
             area,
         });
@@ -320,10 +471,10 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
             .sum::<f64>();
     let period_s = costs.iter().map(|l| l.latency_s).fold(0.0, f64::max);
     // Leakage of every periphery transistor (and of the SRAM cells) over one period.
-    let periphery = area.total() - area.array;
+    let periphery = area.total() - area.array - area.spacing;
     let mut transistors = periphery / transistor_area;
     if !resistive {
-        transistors += area.array / (cell.area_f2 * f * f) * 8.0;
+        transistors += area.array / (cell.area_f2() * f * f) * 8.0;
     }
     let leakage_w = transistors * MIN_WIDTH_F * f * node.i_off_per_m * node.vdd;
     let leakage_j = leakage_w * period_s;

@@ -10,9 +10,11 @@
 pub struct TechNode {
     /// Node name (nm).
     pub node_nm: u32,
-    /// Metal half-pitch F that cell sizes are given in (m): NeuroSim `Param.cpp` `featuresize`
-    /// (40 nm at the 22 nm node: the wire width, not the gate length).
+    /// Feature size F that cells and transistors are drawn in (m): the node itself, as
+    /// NeuroSim's `Technology::Initialize` sets `featureSize` for its circuits and arrays.
     pub feature_m: f64,
+    /// Wire width of the global bus (m): NeuroSim `Param.cpp` `wireWidth` (40 nm at 22 nm).
+    pub wire_m: f64,
     /// Supply voltage (V), `Technology.cpp` `vdd`.
     pub vdd: f64,
     /// Ideal gate capacitance per transistor width (F/m), `Technology.cpp` `capIdealGate`
@@ -37,7 +39,8 @@ pub struct TechNode {
 pub const NODES: [TechNode; 5] = [
     TechNode {
         node_nm: 45,
-        feature_m: 80e-9,
+        feature_m: 45e-9,
+        wire_m: 80e-9,
         vdd: 1.0,
         cap_gate_per_m: 8.930709e-10,
         i_on_per_m: 500.2,
@@ -49,7 +52,8 @@ pub const NODES: [TechNode; 5] = [
     },
     TechNode {
         node_nm: 22,
-        feature_m: 40e-9,
+        feature_m: 22e-9,
+        wire_m: 40e-9,
         vdd: 0.85,
         cap_gate_per_m: 5.245e-10,
         i_on_per_m: 791.9,
@@ -61,7 +65,8 @@ pub const NODES: [TechNode; 5] = [
     },
     TechNode {
         node_nm: 7,
-        feature_m: 20e-9,
+        feature_m: 7e-9,
+        wire_m: 20e-9,
         vdd: 0.7,
         // 100.497 aF over a 107 nm effective width.
         cap_gate_per_m: 100.497e-18 / 107e-9,
@@ -74,7 +79,8 @@ pub const NODES: [TechNode; 5] = [
     },
     TechNode {
         node_nm: 5,
-        feature_m: 15e-9,
+        feature_m: 5e-9,
+        wire_m: 15e-9,
         vdd: 0.7,
         // 81.859 aF over a 106 nm effective width.
         cap_gate_per_m: 81.859e-18 / 106e-9,
@@ -87,7 +93,8 @@ pub const NODES: [TechNode; 5] = [
     },
     TechNode {
         node_nm: 1,
-        feature_m: 8e-9,
+        feature_m: 1e-9,
+        wire_m: 8e-9,
         vdd: 0.6,
         // 66.94 aF per gate-all-around device; its effective width taken as the 3 nm
         // node's 101 nm (NeuroSim derives it from sheet count and size).
