@@ -95,6 +95,10 @@ pub enum Error {
     /// No usable GPU adapter, or the GPU failed.
     #[error("gpu: {0}")]
     Gpu(String),
+
+    /// A search that cannot go on (an evaluator out of step, a log that does not match).
+    #[error("search: {0}")]
+    Search(String),
 }
 
 /// Result with the library's error.

@@ -17,6 +17,7 @@ pub mod io;
 pub mod mapping;
 pub mod network;
 pub mod rng;
+pub mod search;
 mod simd;
 pub mod train;
 
