@@ -11,7 +11,11 @@ fn zdt(genome: &Genome, concave: bool) -> Point {
     let f1 = genome[0];
     let g = 1.0 + 9.0 * genome[1..].iter().sum::<f64>() / (genome.len() - 1) as f64;
     let ratio = f1 / g;
-    let h = if concave { 1.0 - ratio * ratio } else { 1.0 - ratio.sqrt() };
+    let h = if concave {
+        1.0 - ratio * ratio
+    } else {
+        1.0 - ratio.sqrt()
+    };
     Point::feasible(vec![f1, g * h])
 }
 
@@ -20,7 +24,11 @@ fn true_front_hypervolume(concave: bool, reference: &[f64]) -> f64 {
     let front: Vec<Vec<f64>> = (0..n)
         .map(|i| {
             let f1 = i as f64 / (n - 1) as f64;
-            let f2 = if concave { 1.0 - f1 * f1 } else { 1.0 - f1.sqrt() };
+            let f2 = if concave {
+                1.0 - f1 * f1
+            } else {
+                1.0 - f1.sqrt()
+            };
             vec![f1, f2]
         })
         .collect();
@@ -78,7 +86,11 @@ fn choice_space() -> Space {
 }
 
 fn choice_objectives(genome: &Genome) -> Point {
-    let capacity: f64 = genome.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum();
+    let capacity: f64 = genome
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i + 1) as f64 * v)
+        .sum();
     let cost = genome[0] * genome[1] + genome[2] + 0.5 * genome[3] * genome[4];
     let violation = if capacity < 2.0 { 2.0 - capacity } else { 0.0 };
     Point {
@@ -110,10 +122,21 @@ fn every_strategy_evaluates_distinct_genomes_in_batches_within_budget() {
             Ok(genomes.iter().map(choice_objectives).collect())
         };
         let outcome = search::run(&space, &settings, &mut evaluator, |_| {}).unwrap();
-        let keys: HashSet<Vec<u64>> = outcome.evaluated.iter().map(|e| genome_key(&e.genome)).collect();
-        assert_eq!(keys.len(), outcome.evaluated.len(), "{strategy:?} repeated a genome");
+        let keys: HashSet<Vec<u64>> = outcome
+            .evaluated
+            .iter()
+            .map(|e| genome_key(&e.genome))
+            .collect();
+        assert_eq!(
+            keys.len(),
+            outcome.evaluated.len(),
+            "{strategy:?} repeated a genome"
+        );
         assert_eq!(outcome.evaluated.len(), 100, "{strategy:?}");
-        assert!(batches.iter().all(|&b| b <= 16), "{strategy:?}: {batches:?}");
+        assert!(
+            batches.iter().all(|&b| b <= 16),
+            "{strategy:?}: {batches:?}"
+        );
         assert_eq!(batches.iter().sum::<usize>(), 100);
         assert_eq!(*outcome.generation_ends.last().unwrap(), 100);
         for e in &outcome.evaluated {
@@ -182,7 +205,11 @@ fn nsga2_with_a_quarter_of_the_evaluations_finds_most_of_the_exhaustive_front() 
 #[test]
 fn a_search_replayed_from_its_evaluations_takes_the_same_path() {
     let space = choice_space();
-    for strategy in [Strategy::Nsga2, Strategy::RegularizedEvolution, Strategy::Random] {
+    for strategy in [
+        Strategy::Nsga2,
+        Strategy::RegularizedEvolution,
+        Strategy::Random,
+    ] {
         let settings = SearchSettings {
             strategy,
             population: 10,
@@ -190,7 +217,8 @@ fn a_search_replayed_from_its_evaluations_takes_the_same_path() {
             sample_size: 4,
             seed: 11,
         };
-        let mut evaluator = |genomes: &[Genome]| Ok(genomes.iter().map(choice_objectives).collect());
+        let mut evaluator =
+            |genomes: &[Genome]| Ok(genomes.iter().map(choice_objectives).collect());
         let first = search::run(&space, &settings, &mut evaluator, |_| {}).unwrap();
         // A "killed" run logged the first 35 evaluations; the replay answers those from the
         // log and sends only the others to the evaluator.

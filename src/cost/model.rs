@@ -27,7 +27,7 @@
 //! Energy per image is the sum over layers, with the leakage of the whole chip over one
 //! period.
 
-use super::{CostParams, Converter};
+use super::{Converter, CostParams};
 use crate::network::graph::{Graph, Op};
 use serde::Serialize;
 
@@ -274,7 +274,11 @@ fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
 
     let row_f2 = p.rows as f64
         * (ROW_SWITCH_F2[usize::from(!resistive)]
-            + if resistive { 2.0 * LEVEL_SHIFTER_F2 } else { 0.0 });
+            + if resistive {
+                2.0 * LEVEL_SHIFTER_F2
+            } else {
+                0.0
+            });
     let decoder_w = if muxed { MUX_DECODER_F * f } else { 0.0 };
     let beside_w = (row_f2 * f2 / array_h).max(decoder_w);
 
@@ -298,8 +302,8 @@ fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
             ENCODER_STRIP_F * f,
         ),
     };
-    let weight_shift = f64::from(p.adc_bits + p.weight_bits) * DFF_F2
-        + f64::from(p.adc_bits) * ADDER_BIT_F2;
+    let weight_shift =
+        f64::from(p.adc_bits + p.weight_bits) * DFF_F2 + f64::from(p.adc_bits) * ADDER_BIT_F2;
     let input_shift = f64::from(p.adc_bits + p.weight_bits + p.input_bits) * DFF_F2
         + f64::from(p.adc_bits + p.weight_bits) * ADDER_BIT_F2;
     let shift_add_f2 = adcs * (weight_shift + input_shift);
@@ -430,7 +434,11 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
             / cells_per_weight)
             .clamp(1, layer.cols);
         let output_buffer = (products * tile_outputs as f64 / 2.0).ceil();
-        let spread = if layer.novel { (layer.rows / layer.channels_in) as f64 } else { 1.0 };
+        let spread = if layer.novel {
+            (layer.rows / layer.channels_in) as f64
+        } else {
+            1.0
+        };
         let input_buffer =
             (products * layer.rows as f64 * f64::from(p.input_bits) / spread.sqrt() / 64.0).ceil();
         let buffers = (output_buffer + input_buffer) * p.clock_s;

@@ -115,6 +115,104 @@ impl Builder {
     }
 }
 
+/// One stage of a ResNet-like network: basic blocks of `width` channels, block `i` with
+/// `kernels[i]` x `kernels[i]` convolutions; the first block of every stage after the
+/// first halves the map.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StageArch {
+    /// Output channels of every block.
+    pub width: usize,
+    /// Kernel side of each block's two convolutions (the depth is its length).
+    pub kernels: Vec<usize>,
+}
+
+/// A ResNet-like network: a 3x3 stem, stages of basic blocks, global pooling and a linear
+/// classifier. Nodes are named `stem.*`, `layer{stage}.{block}.*` and `fc`, so that a
+/// smaller network of the same family shares names with a larger one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MacroArch {
+    /// Stem output channels.
+    pub stem: usize,
+    /// The stages, in order.
+    pub stages: Vec<StageArch>,
+    /// Whether the first block of every stage has a 1x1 projection shortcut even when its
+    /// input and output shapes agree (so that every network of a weight-sharing family
+    /// has the same shortcut nodes); otherwise only where the shapes differ.
+    pub always_project: bool,
+}
+
+impl MacroArch {
+    /// The graph on `input` (channels, height, width) images of `classes` classes.
+    ///
+    /// # Errors
+    /// A network whose shapes do not work out on the input (e.g. a map reduced below 1).
+    pub fn graph(&self, input: [usize; 3], classes: usize) -> Result<Graph> {
+        let mut b = Builder { nodes: Vec::new() };
+        self.build(&mut b, input[0], classes);
+        finish(b, input, classes, &format!("network on input {input:?}"))
+    }
+
+    fn build(&self, b: &mut Builder, in_channels: usize, classes: usize) {
+        b.conv("stem.conv", Some(INPUT), (in_channels, self.stem), 3, 1);
+        b.bn("stem.bn", self.stem);
+        b.push("stem.relu", "relu", None);
+        let mut last = "stem.relu".to_string();
+        let mut channels = self.stem;
+        for (stage, spec) in self.stages.iter().enumerate() {
+            let out = spec.width;
+            for (block, &k) in spec.kernels.iter().enumerate() {
+                let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+                let p = format!("layer{}.{block}", stage + 1);
+                b.conv(
+                    &format!("{p}.conv1"),
+                    Some(&last),
+                    (channels, out),
+                    k,
+                    stride,
+                );
+                b.bn(&format!("{p}.bn1"), out);
+                b.push(&format!("{p}.relu1"), "relu", None);
+                b.conv(&format!("{p}.conv2"), None, (out, out), k, 1);
+                b.bn(&format!("{p}.bn2"), out);
+                let project = stride != 1 || channels != out || (self.always_project && block == 0);
+                let shortcut = if project {
+                    b.conv(
+                        &format!("{p}.down.conv"),
+                        Some(&last),
+                        (channels, out),
+                        1,
+                        stride,
+                    );
+                    b.bn(&format!("{p}.down.bn"), out);
+                    format!("{p}.down.bn")
+                } else {
+                    last.clone()
+                };
+                let bn2 = format!("{p}.bn2");
+                b.push(&format!("{p}.add"), "add", Some(&[&bn2, &shortcut]));
+                b.push(&format!("{p}.relu2"), "relu", None);
+                last = format!("{p}.relu2");
+                channels = out;
+            }
+        }
+        b.push("pool", "global_avg_pool", None);
+        b.push("flatten", "flatten", None);
+        b.linear("fc", (channels, classes));
+    }
+}
+
+fn finish(b: Builder, input: [usize; 3], classes: usize, origin: &str) -> Result<Graph> {
+    let file = GraphFile {
+        format: FORMAT.into(),
+        version: 1,
+        input,
+        classes,
+        nodes: b.nodes,
+        normalization: None,
+    };
+    Graph::from_file(&file, origin)
+}
+
 impl Arch {
     /// The graph for images of shape `input` (channels, height, width) and `classes` classes.
     ///
@@ -168,62 +266,21 @@ impl Arch {
                 b.linear("fc2", (1024, classes));
             }
             Arch::ResNet { blocks, width } => {
-                b.conv("stem.conv", Some(INPUT), (input[0], width), 3, 1);
-                b.bn("stem.bn", width);
-                b.push("stem.relu", "relu", None);
-                let mut last = "stem.relu".to_string();
-                let mut channels = width;
-                for stage in 0..3 {
-                    let out = width << stage;
-                    for block in 0..blocks {
-                        let stride = if stage > 0 && block == 0 { 2 } else { 1 };
-                        let p = format!("layer{}.{block}", stage + 1);
-                        b.conv(
-                            &format!("{p}.conv1"),
-                            Some(&last),
-                            (channels, out),
-                            3,
-                            stride,
-                        );
-                        b.bn(&format!("{p}.bn1"), out);
-                        b.push(&format!("{p}.relu1"), "relu", None);
-                        b.conv(&format!("{p}.conv2"), None, (out, out), 3, 1);
-                        b.bn(&format!("{p}.bn2"), out);
-                        let shortcut = if stride != 1 || channels != out {
-                            // Projection shortcut: 1x1 conv + batch norm, as in ResNet option B.
-                            b.conv(
-                                &format!("{p}.down.conv"),
-                                Some(&last),
-                                (channels, out),
-                                1,
-                                stride,
-                            );
-                            b.bn(&format!("{p}.down.bn"), out);
-                            format!("{p}.down.bn")
-                        } else {
-                            last.clone()
-                        };
-                        let bn2 = format!("{p}.bn2");
-                        b.push(&format!("{p}.add"), "add", Some(&[&bn2, &shortcut]));
-                        b.push(&format!("{p}.relu2"), "relu", None);
-                        last = format!("{p}.relu2");
-                        channels = out;
-                    }
-                }
-                b.push("pool", "global_avg_pool", None);
-                b.push("flatten", "flatten", None);
-                b.linear("fc", (channels, classes));
+                let stages = (0..3)
+                    .map(|stage| StageArch {
+                        width: width << stage,
+                        kernels: vec![3; blocks],
+                    })
+                    .collect();
+                let arch = MacroArch {
+                    stem: width,
+                    stages,
+                    always_project: false,
+                };
+                arch.build(&mut b, input[0], classes);
             }
         }
-        let file = GraphFile {
-            format: FORMAT.into(),
-            version: 1,
-            input,
-            classes,
-            nodes: b.nodes,
-            normalization: None,
-        };
-        Graph::from_file(&file, &format!("{self} on input {input:?}"))
+        finish(b, input, classes, &format!("{self} on input {input:?}"))
     }
 }
 

@@ -149,4 +149,3 @@ pub fn run(
     }
     Ok(outcome)
 }
-

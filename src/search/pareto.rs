@@ -112,12 +112,10 @@ pub fn pareto_front(points: &[Point]) -> Vec<usize> {
         if p.violation > 0.0 {
             continue;
         }
-        let beaten = points.iter().any(|q| {
-            q.violation == 0.0 && objectives_dominate(&q.objectives, &p.objectives)
-        });
-        let repeated = front
+        let beaten = points
             .iter()
-            .any(|&j| points[j].objectives == p.objectives);
+            .any(|q| q.violation == 0.0 && objectives_dominate(&q.objectives, &p.objectives));
+        let repeated = front.iter().any(|&j| points[j].objectives == p.objectives);
         if !beaten && !repeated {
             front.push(i);
         }

@@ -135,7 +135,9 @@ impl Space {
                 continue;
             }
             match gene.kind {
-                GeneKind::Real { low, high } => *value = polynomial_mutation(*value, low, high, rng),
+                GeneKind::Real { low, high } => {
+                    *value = polynomial_mutation(*value, low, high, rng)
+                }
                 GeneKind::Choice { options } if options > 1 => {
                     let current = *value as usize;
                     let next = if rng.random_bool(0.5) {
@@ -177,7 +179,11 @@ fn sbx_pair(a: f64, b: f64, low: f64, high: f64, rng: &mut impl Rng) -> (f64, f6
     let c1 = 0.5 * ((y1 + y2) - spread(beta_low) * (y2 - y1));
     let c2 = 0.5 * ((y1 + y2) + spread(beta_high) * (y2 - y1));
     let (c1, c2) = (c1.clamp(low, high), c2.clamp(low, high));
-    if rng.random_bool(0.5) { (c2, c1) } else { (c1, c2) }
+    if rng.random_bool(0.5) {
+        (c2, c1)
+    } else {
+        (c1, c2)
+    }
 }
 
 /// Polynomial mutation of one bounded variable (Deb & Goyal 1996).

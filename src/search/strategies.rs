@@ -2,9 +2,9 @@
 //! and told their evaluations: NSGA-II, random sampling, regularised (aging) evolution
 //! with a Pareto-rank tournament, and exhaustive enumeration of a small space.
 
+use super::Evaluated;
 use super::pareto::{Point, crowding_distances, non_dominated_fronts};
 use super::space::{Genome, Space, genome_key};
-use super::Evaluated;
 use rand::Rng;
 use rand::seq::index::sample;
 use std::collections::HashSet;
@@ -243,8 +243,10 @@ impl Optimizer for RegularizedEvolution {
         let mut children = Vec::with_capacity(want);
         for _ in 0..want {
             let picked = sample(rng, self.population.len(), self.sample_size).into_vec();
-            let points: Vec<Point> =
-                picked.iter().map(|&i| self.population[i].point.clone()).collect();
+            let points: Vec<Point> = picked
+                .iter()
+                .map(|&i| self.population[i].point.clone())
+                .collect();
             let best = &non_dominated_fronts(&points)[0];
             let parent = &self.population[picked[best[rng.random_range(0..best.len())]]].genome;
             let child = fresh(seen, &mut taken, || {

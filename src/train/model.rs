@@ -158,9 +158,23 @@ impl TrainNet {
     /// Logits (batch, classes) of normalised NCHW images. With `hwa`, weights carry fresh
     /// Gaussian noise and inputs/outputs of every matrix layer are fake-quantized.
     pub fn forward(&self, images: Tensor<4>, hwa: Option<&Hwa>) -> Tensor<2> {
+        self.forward_graph(&self.graph, images, hwa, &mut Norms::Running)
+    }
+
+    /// Logits of `graph`, a network of the same family as this one's graph (every node
+    /// named as one here, no larger), each parameter the leading slice of this one's of
+    /// the same name: the first channels, the centre of a larger kernel (weight sharing).
+    pub fn forward_graph(
+        &self,
+        graph: &Graph,
+        images: Tensor<4>,
+        hwa: Option<&Hwa>,
+        norms: &mut Norms,
+    ) -> Tensor<2> {
         let batch = images.dims()[0];
-        let mut values: Vec<Option<Tensor<4>>> = Vec::with_capacity(self.graph.nodes.len());
-        for (node, slot) in self.graph.nodes.iter().zip(&self.slots) {
+        let mut values: Vec<Option<Tensor<4>>> = Vec::with_capacity(graph.nodes.len());
+        for node in &graph.nodes {
+            let slot = self.slot_of(&node.name);
             let input = |k: usize| match node.inputs[k] {
                 None => images.clone(),
                 Some(j) => values[j].clone().expect("computed earlier"),
@@ -169,13 +183,21 @@ impl TrainNet {
             let y = match (&node.op, slot) {
                 (
                     Op::Conv2d {
-                        stride, padding, ..
+                        in_channels,
+                        out_channels,
+                        kernel,
+                        stride,
+                        padding,
+                        ..
                     },
                     Slot::Conv { weight, bias },
                 ) => {
-                    let w = self.conv_weights[*weight].val();
+                    let w = shared_slice(
+                        self.conv_weights[*weight].val(),
+                        [*out_channels, *in_channels, *kernel, *kernel],
+                    );
                     let options = ConvOptions::new([*stride; 2], [*padding; 2], [1, 1], 1);
-                    let b = bias.map(|b| self.biases[b].val());
+                    let b = bias.map(|b| shared_slice(self.biases[b].val(), [*out_channels]));
                     match hwa {
                         None => conv2d(x, w, b, options),
                         Some(hwa) => {
@@ -189,10 +211,20 @@ impl TrainNet {
                         }
                     }
                 }
-                (Op::Linear { .. }, Slot::Linear { weight, bias }) => {
+                (
+                    Op::Linear {
+                        in_features,
+                        out_features,
+                        ..
+                    },
+                    Slot::Linear { weight, bias },
+                ) => {
                     let x2: Tensor<2> = x.reshape([batch as i32, -1]);
-                    let w = self.linear_weights[*weight].val();
-                    let b = bias.map(|b| self.biases[b].val());
+                    let w = shared_slice(
+                        self.linear_weights[*weight].val(),
+                        [*out_features, *in_features],
+                    );
+                    let b = bias.map(|b| shared_slice(self.biases[b].val(), [*out_features]));
                     let y = match hwa {
                         None => linear(x2, w, b),
                         Some(hwa) => {
@@ -214,10 +246,22 @@ impl TrainNet {
                     };
                     y.unsqueeze_dims(&[2, 3])
                 }
-                (Op::BatchNorm { .. }, Slot::Norm(k)) => {
-                    let y = self.norms[*k].forward(x);
+                (Op::BatchNorm { channels, eps }, Slot::Norm(k)) => {
+                    let bn = &self.norms[*k];
+                    let y = match norms {
+                        Norms::Running => bn.forward(x),
+                        Norms::Batch | Norms::Calibrate(_) => {
+                            let gamma = shared_slice(bn.gamma.val(), [*channels]);
+                            let beta = shared_slice(bn.beta.val(), [*channels]);
+                            let (y, mean, var) = batch_norm(x, gamma, beta, f64::from(*eps));
+                            if let Norms::Calibrate(stats) = norms {
+                                stats.add(&node.name, mean, var);
+                            }
+                            y
+                        }
+                    };
                     match hwa {
-                        Some(hwa) => hwa.gain_error(y, &self.norms[*k]),
+                        Some(hwa) => hwa.gain_error(y, bn),
                         None => y,
                     }
                 }
@@ -242,6 +286,15 @@ impl TrainNet {
         }
         let out = values.pop().flatten().expect("the graph has nodes");
         out.reshape([batch as i32, -1])
+    }
+
+    /// The parameter slot of the node called `name` (stateless when there is none).
+    fn slot_of(&self, name: &str) -> &Slot {
+        self.graph
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map_or(&Slot::Stateless, |i| &self.slots[i])
     }
 
     /// Clamps every conv and linear weight to `sigmas` standard deviations of its layer.
@@ -325,6 +378,99 @@ impl TrainNet {
     }
 }
 
+/// How batch norms normalise in [`TrainNet::forward_graph`].
+pub enum Norms<'a> {
+    /// burn's module: batch statistics in training (updating the running ones), the
+    /// running statistics in inference.
+    Running,
+    /// The batch's own statistics, nothing kept (a weight-sharing subnet in training).
+    Batch,
+    /// The batch's statistics, accumulated per node (batch-norm recalibration).
+    Calibrate(&'a mut NormStats),
+}
+
+/// Per-channel batch means and variances summed over calibration batches.
+#[derive(Default)]
+pub struct NormStats {
+    sums: BTreeMap<String, (Vec<f64>, Vec<f64>, usize)>,
+}
+
+impl NormStats {
+    fn add(&mut self, name: &str, mean: Tensor<1>, var: Tensor<1>) {
+        let to_vec =
+            |t: Tensor<1>| -> Vec<f32> { t.into_data().try_to_vec::<f32>().unwrap_or_default() };
+        let (mean, var) = (to_vec(mean), to_vec(var));
+        let entry = self
+            .sums
+            .entry(name.to_string())
+            .or_insert_with(|| (vec![0.0; mean.len()], vec![0.0; var.len()], 0));
+        entry
+            .0
+            .iter_mut()
+            .zip(&mean)
+            .for_each(|(s, &m)| *s += f64::from(m));
+        entry
+            .1
+            .iter_mut()
+            .zip(&var)
+            .for_each(|(s, &v)| *s += f64::from(v));
+        entry.2 += 1;
+    }
+
+    /// The mean over batches of each node's batch means and variances.
+    pub fn averages(&self) -> BTreeMap<String, (Vec<f32>, Vec<f32>)> {
+        self.sums
+            .iter()
+            .map(|(name, (m, v, n))| {
+                let avg = |s: &Vec<f64>| s.iter().map(|x| (x / *n as f64) as f32).collect();
+                (name.clone(), (avg(m), avg(v)))
+            })
+            .collect()
+    }
+}
+
+/// Batch normalisation with the batch's statistics; returns the output and the
+/// per-channel mean and (biased) variance used.
+fn batch_norm(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let channels = x.dims()[1];
+    let mean = x.clone().mean_dim(0).mean_dim(2).mean_dim(3);
+    let centred = x - mean.clone();
+    let var = centred
+        .clone()
+        .powi_scalar(2)
+        .mean_dim(0)
+        .mean_dim(2)
+        .mean_dim(3);
+    let y = centred / (var.clone() + eps).sqrt();
+    let y = y * gamma.unsqueeze_dims::<4>(&[0, 2, 3]) + beta.unsqueeze_dims::<4>(&[0, 2, 3]);
+    let flat = |t: Tensor<4>| -> Tensor<1> { t.detach().reshape([channels]) };
+    (y, flat(mean), flat(var))
+}
+
+/// The leading part of a shared parameter with the shape `shape`: the first indices of
+/// every axis, except that a larger square kernel (the last two axes of a 4-D weight)
+/// gives its centre.
+fn shared_slice<const D: usize>(t: Tensor<D>, shape: [usize; D]) -> Tensor<D> {
+    let dims = t.dims();
+    if dims == shape {
+        return t;
+    }
+    let ranges: [std::ops::Range<usize>; D] = std::array::from_fn(|axis| {
+        let start = if D == 4 && axis >= 2 {
+            (dims[axis] - shape[axis]) / 2
+        } else {
+            0
+        };
+        start..start + shape[axis]
+    });
+    t.slice(ranges)
+}
+
 /// y (n, in) . W^T (out, in) + b, with W in PyTorch's layout.
 fn linear(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<2> {
     let y = x.matmul(w.transpose());
@@ -365,4 +511,102 @@ fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         ));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::arch::{MacroArch, StageArch};
+
+    fn arch(stem: usize, widths: [usize; 2], kernels: [&[usize]; 2]) -> MacroArch {
+        MacroArch {
+            stem,
+            stages: widths
+                .iter()
+                .zip(kernels)
+                .map(|(&width, k)| StageArch {
+                    width,
+                    kernels: k.to_vec(),
+                })
+                .collect(),
+            always_project: true,
+        }
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().expect("f32 tensor")
+    }
+
+    #[test]
+    fn a_subnet_uses_the_leading_slices_of_the_shared_parameters() {
+        let device = Device::flex();
+        device.seed(5);
+        let large = arch(8, [8, 12], [&[5, 5], &[5]])
+            .graph([1, 8, 8], 3)
+            .unwrap();
+        let small_arch = arch(4, [6, 12], [&[3], &[5]]);
+        let small = small_arch.graph([1, 8, 8], 3).unwrap();
+        let shared = TrainNet::new(&large, &device);
+        let images = Tensor::<4>::random([2, 1, 8, 8], Distribution::Default, &device);
+
+        // The same subnet as a network of its own, its tensors cut out by hand.
+        let full = shared.to_network(None).unwrap();
+        let mut tensors = BTreeMap::new();
+        for node in &small.nodes {
+            for (suffix, shape) in node.op.tensors() {
+                let source = full.tensor(&node.name, suffix);
+                let big: Vec<usize> = large
+                    .nodes
+                    .iter()
+                    .find(|n| n.name == node.name)
+                    .unwrap()
+                    .op
+                    .tensors()
+                    .into_iter()
+                    .find(|(s, _)| *s == suffix)
+                    .unwrap()
+                    .1;
+                let t = Tensor::<1>::from_data(
+                    TensorData::new(source.to_vec(), [source.len()]),
+                    &device,
+                );
+                let cut: Vec<f32> = match (big.len(), shape.len()) {
+                    (4, 4) => values(shared_slice(
+                        t.reshape([big[0], big[1], big[2], big[3]]),
+                        [shape[0], shape[1], shape[2], shape[3]],
+                    )),
+                    (2, 2) => values(shared_slice(
+                        t.reshape([big[0], big[1]]),
+                        [shape[0], shape[1]],
+                    )),
+                    _ => values(shared_slice(t, [shape[0]])),
+                };
+                tensors.insert(format!("{}.{suffix}", node.name), cut);
+            }
+        }
+        let own = TrainNet::from_network(
+            &Network::new(small.clone(), None, tensors, "subnet").unwrap(),
+            &device,
+        );
+
+        let via_sharing = shared.forward_graph(&small, images.clone(), None, &mut Norms::Batch);
+        let direct = own.forward_graph(&small, images.clone(), None, &mut Norms::Batch);
+        let (a, b) = (values(via_sharing), values(direct));
+        assert_eq!(a.len(), 2 * 3);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+
+        // Recalibration records each batch norm of the subnet at its own width.
+        let mut stats = NormStats::default();
+        shared.forward_graph(&small, images, None, &mut Norms::Calibrate(&mut stats));
+        let averages = stats.averages();
+        assert_eq!(averages["stem.bn"].0.len(), 4);
+        assert_eq!(averages["layer1.0.bn1"].1.len(), 6);
+        assert!(averages["layer2.0.bn2"].1.iter().all(|v| *v > 0.0));
+        assert!(
+            !averages.contains_key("layer1.1.bn1"),
+            "a block the subnet does not have"
+        );
+    }
 }
