@@ -3,7 +3,7 @@
 //! genomes, budget, batches), and replaying a search from its evaluations.
 
 use imcnas::search::pareto::{Point, hypervolume};
-use imcnas::search::{self, Gene, GeneKind, Genome, SearchSettings, Space, Strategy, genome_key};
+use imcnas::search::{self, Genome, SearchSettings, Space, Strategy, genome_key};
 use std::collections::{HashMap, HashSet};
 
 /// ZDT1 (convex front f2 = 1 - sqrt(f1)) and ZDT2 (concave, f2 = 1 - f1^2), 30 variables.
@@ -73,16 +73,7 @@ fn nsga2_reaches_95_percent_of_zdt2_true_front_hypervolume() {
 /// A small choice-only space with a front that trades the genes off: objectives are
 /// simple but not separable.
 fn choice_space() -> Space {
-    Space {
-        genes: [3usize, 4, 5, 2, 3]
-            .iter()
-            .enumerate()
-            .map(|(i, &options)| Gene {
-                name: format!("g{i}"),
-                kind: GeneKind::Choice { options },
-            })
-            .collect(),
-    }
+    Space::choices(&[3, 4, 5, 2, 3])
 }
 
 fn choice_objectives(genome: &Genome) -> Point {

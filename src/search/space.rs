@@ -69,6 +69,20 @@ impl Space {
         }
     }
 
+    /// A space of choice genes `g0, g1, ...` with the given option counts.
+    pub fn choices(options: &[usize]) -> Self {
+        Self {
+            genes: options
+                .iter()
+                .enumerate()
+                .map(|(i, &options)| Gene {
+                    name: format!("g{i}"),
+                    kind: GeneKind::Choice { options },
+                })
+                .collect(),
+        }
+    }
+
     /// Number of distinct genomes when every gene is a choice; `None` with a real gene or
     /// when the count overflows.
     pub fn size(&self) -> Option<u128> {
@@ -211,22 +225,9 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn choices(options: &[usize]) -> Space {
-        Space {
-            genes: options
-                .iter()
-                .enumerate()
-                .map(|(i, &options)| Gene {
-                    name: format!("g{i}"),
-                    kind: GeneKind::Choice { options },
-                })
-                .collect(),
-        }
-    }
-
     #[test]
     fn enumeration_visits_every_genome_once() {
-        let space = choices(&[2, 3, 4]);
+        let space = Space::choices(&[2, 3, 4]);
         assert_eq!(space.size(), Some(24));
         let all: std::collections::HashSet<Vec<u64>> =
             (0..24).map(|i| genome_key(&space.nth(i))).collect();
@@ -238,7 +239,7 @@ mod tests {
     #[test]
     fn operators_stay_inside_the_space() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut space = choices(&[1, 2, 5]);
+        let mut space = Space::choices(&[1, 2, 5]);
         space.genes.push(Gene {
             name: "r".into(),
             kind: GeneKind::Real {
