@@ -173,8 +173,14 @@ impl TrainNet {
     ) -> Tensor<2> {
         let batch = images.dims()[0];
         let mut values: Vec<Option<Tensor<4>>> = Vec::with_capacity(graph.nodes.len());
-        for node in &graph.nodes {
-            let slot = self.slot_of(&node.name);
+        // The own graph's nodes line up with the slots; a subnet's are found by name.
+        let own = std::ptr::eq(graph, &self.graph);
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let slot = if own {
+                &self.slots[i]
+            } else {
+                self.slot_of(&node.name)
+            };
             let input = |k: usize| match node.inputs[k] {
                 None => images.clone(),
                 Some(j) => values[j].clone().expect("computed earlier"),
