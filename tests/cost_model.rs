@@ -2,7 +2,9 @@
 //! show when one setting changes.
 
 use imcnas::config;
-use imcnas::cost::model::{CostReport, network_cost};
+use imcnas::cost::model::{
+    Compression, CostReport, LayerCompression, network_cost, network_cost_compressed,
+};
 use imcnas::network::Graph;
 use imcnas::network::arch::Arch;
 
@@ -122,6 +124,23 @@ fn fewer_weight_bits_or_pruned_rows_need_fewer_subarrays() {
     let full = cost("neurosim-rram-22nm", &[], &linear(1024));
     let pruned = cost("neurosim-rram-22nm", &[], &linear(512));
     assert_eq!(subarrays(&pruned) * 2, subarrays(&full));
+
+    // The same through a per-layer compression plan, as the search passes it.
+    let hw = config::load("neurosim-rram-22nm", &[]).unwrap();
+    let plan = |rows_kept, weight_bits| {
+        Compression::from([(
+            "fc".to_string(),
+            LayerCompression {
+                rows_kept,
+                weight_bits,
+            },
+        )])
+    };
+    let pruned_in_place = network_cost_compressed(&hw.cost, &linear(1024), &plan(Some(512), None));
+    assert_eq!(subarrays(&pruned_in_place), subarrays(&pruned));
+    let narrow = network_cost_compressed(&hw.cost, &linear(1024), &plan(None, Some(4)));
+    assert_eq!(subarrays(&narrow) * 2, subarrays(&full));
+    assert!(narrow.energy.total() < full.energy.total());
 }
 
 /// NeuroSim's own runs (VGG-8, RRAM, 22 nm) give 23.94 TOPS/W reading 128 rows at once and

@@ -30,7 +30,17 @@ pub struct Cell {
     pub on_off: f64,
     /// Read voltage on a selected row (V).
     pub read_v: f64,
+    /// Resistance of a selected cell's access transistor (ohm), in series with a resistive
+    /// element or, for SRAM, the whole read path.
+    pub access_ohm: f64,
 }
+
+/// A 1T1R access transistor is sized to drop this fraction of the low-resistance state
+/// (NeuroSim `constant.h` `IR_DROP_TOLERANCE`, `Param.cpp` `resistanceAccess`).
+const ACCESS_DROP: f64 = 0.25;
+/// On-resistance of the SRAM read port, in units of supply over on-current of a transistor
+/// one F wide: NeuroSim's `resCellAccess` of its minimum read port, 86.4 kOhm at 22 nm.
+const SRAM_READ_PORT_SQUARES: f64 = 1.77;
 
 impl Cell {
     /// Cell area in F^2.
@@ -58,6 +68,7 @@ impl Memory {
                 r_on_ohm: 100e3,
                 on_off: 17.0,
                 read_v: node.rram_read_v,
+                access_ohm: 100e3 * ACCESS_DROP,
             },
             // The same 1T1R footprint (the access transistor sets it); conductance range of
             // aihwkit's PCM model (g_max 25 uS, i.e. 40 kOhm; on/off about 100, Joshi et al.
@@ -69,6 +80,7 @@ impl Memory {
                 r_on_ohm: 40e3,
                 on_off: 100.0,
                 read_v: node.rram_read_v,
+                access_ohm: 40e3 * ACCESS_DROP,
             },
             // NeuroSim V1.4 Param.cpp: 8T SRAM cell 10F x 28F above 14 nm, 16F x 34.43F at
             // 7 nm, 19.2F x 43.75F at 5 nm, 80F x 144F at 1 nm; read by discharging a
@@ -90,6 +102,7 @@ impl Memory {
                 r_on_ohm: 0.0,
                 on_off: 0.0,
                 read_v: node.vdd,
+                access_ohm: SRAM_READ_PORT_SQUARES * node.vdd / (node.i_on_per_m * node.feature_m),
             },
         }
     }

@@ -15,6 +15,13 @@
 //! with an ADC (SAR or flash) shared by `cols_per_adc` columns in turn; each conversion is
 //! shifted and added; partial sums of the row tiles are added in an adder tree.
 //!
+//! Energy of a read, as NeuroSim's subarray counts it: per input cycle the selected word lines
+//! are driven, and the shift register of their switch matrix clocked, once per step of the
+//! column multiplexer; every row group's conversions cost their comparators' switching and
+//! the static current of the column and of the reference columns over the sensing time
+//! ([`Flash`]); the conversions of a column's row groups are added, and the sums shifted and
+//! added over a weight's cells and over the input bits.
+//!
 //! Area: every subarray is laid out as NeuroSim lays it out, periphery strips along the
 //! cell array inside an enclosing rectangle ([`subarray_layout`]).
 //!
@@ -27,9 +34,11 @@
 //! Energy per image is the sum over layers, with the leakage of the whole chip over one
 //! period.
 
+use super::tech::{FlashFit, piecewise};
 use super::{Converter, CostParams};
 use crate::network::graph::{Graph, Op};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// A level shifter of a resistive array's write path (NeuroSim V1.4 `LevelShifter.cpp`,
 /// validated layout): 70F high, 205.2F wide (IO transistors drawn 2.5x), times its 1.44
@@ -57,8 +66,6 @@ const ENCODER_STRIP_F: f64 = 305.0;
 const DFF_F2: f64 = 91.2 * 28.0;
 /// One full-adder bit built of 9 NAND2 gates, F^2.
 const ADDER_BIT_F2: f64 = 2872.0;
-/// Comparator switching per conversion step, in minimum gate capacitances.
-const COMPARATOR_GATES: f64 = 12.0;
 /// Subarrays across a tile's width: 8 with conventional mapping (a 1024-column tile of
 /// 128-column subarrays), 4 with NeuroSim's novel convolution mapping (a 512-column PE per
 /// kernel position).
@@ -74,7 +81,44 @@ const FULL_ADDER_TRANSISTORS: f64 = 28.0;
 /// Transistors of a flip-flop (a register or buffer bit).
 const REGISTER_BIT_TRANSISTORS: f64 = 20.0;
 /// Fraction of nodes and input bits that switch (inputs and weights equally likely 0 or 1).
+/// NeuroSim's released VGG-8 runs (22 nm RRAM, 128 or 64 rows read at once) spend the ADC
+/// and word-line energy of about half the rows selected per read, above the traced input
+/// density.
 const ACTIVITY: f64 = 0.5;
+/// A minimum inverter's capacitances in units of the ideal gate capacitance of a minimum
+/// transistor (`c_min`, 0.0231 fF at 22 nm): NeuroSim's 22 nm figures (`formula.cpp`
+/// `CalculateGateCapacitance`, overlap and fringe included) of 0.063 fF (NMOS gate), 0.083 fF
+/// (PMOS gate), 0.037 fF (NMOS drain) and 0.041 fF (PMOS drain).
+const INV_GATE_N: f64 = 2.73;
+/// See [`INV_GATE_N`].
+const INV_GATE_P: f64 = 3.60;
+/// See [`INV_GATE_N`].
+const INV_DRAIN_N: f64 = 1.60;
+/// See [`INV_GATE_N`].
+const INV_DRAIN_P: f64 = 1.78;
+/// A flip-flop clocked once with its data changing (NeuroSim `DFF.cpp`): its clock inverters
+/// and transmission gates and its data path charge this many minimum inverter inputs
+/// (gates, NMOS and PMOS) ...
+const FLIP_FLOP_INPUTS: f64 = 8.0;
+/// ... and this many minimum inverter outputs (drains): 1.41 fJ at 22 nm.
+const FLIP_FLOP_OUTPUTS: f64 = 10.0;
+/// Clocks on which an accumulator's register bits switch (NeuroSim `Param.cpp` `gamma`, its
+/// activity validated on silicon).
+const REGISTER_ACTIVITY: f64 = 0.5;
+/// Transmission gates of a word-line switch, per selected row and multiplexer step, in
+/// `c_min * Vdd^2`: resistive arrays (NeuroSim `NewSwitchMatrix.cpp`, gates 14x minimum at
+/// 22 nm passing the gate and read voltages) about 5.5 fJ, SRAM (`SwitchMatrix.cpp`) about
+/// 2.0 fJ at 22 nm.
+const ROW_SWITCH_LOADS: [f64; 2] = [330.0, 120.0];
+/// Word-line load per cell besides the wire, in `c_min`: NeuroSim's 128-cell rows at 22 nm
+/// carry 9.5 fF (1T1R) and 19.8 fF (8T SRAM), of which 6.8 fF and 15.8 fF are wire.
+const ROW_CELL_LOADS: [f64; 2] = [0.93, 1.36];
+/// Longest sensing time of a flash ADC column (s): the bound NeuroSim puts on it
+/// (`MultilevelSenseAmp.cpp`), beyond which its fits are extrapolated.
+const FLASH_SENSE_MAX_S: f64 = 10e-9;
+/// The column multiplexer and its decoder per column read, in `c_min * Vdd^2` (NeuroSim
+/// `Mux.cpp` and its decoder, final drivers sized 110x at 22 nm): about 1.8 fJ at 22 nm.
+const MUX_LOADS: f64 = 108.0;
 /// SAR ADC time per bit cycle (s), sampling included as one more cycle (NeuroSim SarADC.cpp).
 const SAR_CYCLE_S: f64 = 1e-9;
 /// Capacitance of an intermediate-level wire per length (F/m): 0.2 fF/um (ITRS interconnect
@@ -191,6 +235,19 @@ pub struct CostReport {
     pub tops_per_mm2: f64,
 }
 
+/// How one layer is compressed before mapping: structured pruning keeps some of its weight
+/// rows (the unrolled inputs), and its weights may have fewer bits than the chip's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LayerCompression {
+    /// Weight rows kept (none = all).
+    pub rows_kept: Option<usize>,
+    /// Weight bits (none = `[cost].weight_bits`).
+    pub weight_bits: Option<u32>,
+}
+
+/// Compression of a network's matrix layers by node name; layers not named are whole.
+pub type Compression = BTreeMap<String, LayerCompression>;
+
 /// What the model needs of one matrix layer.
 struct MatrixLayer {
     name: String,
@@ -206,25 +263,31 @@ struct MatrixLayer {
     novel: bool,
     /// Input channels (rows per kernel position).
     channels_in: usize,
+    /// Weight bits of this layer.
+    weight_bits: u32,
 }
 
-fn matrix_layers(graph: &Graph, params_rows: usize) -> Vec<MatrixLayer> {
+fn matrix_layers(graph: &Graph, p: &CostParams, compression: &Compression) -> Vec<MatrixLayer> {
     graph
         .matrix_nodes()
         .map(|i| {
             let node = &graph.nodes[i];
-            let (cols, rows) = node.op.matrix().expect("matrix node");
+            let (cols, all_rows) = node.op.matrix().expect("matrix node");
+            let plan = compression.get(&node.name).copied().unwrap_or_default();
+            // Pruned rows leave the array; a layer keeps at least one.
+            let rows = plan.rows_kept.map_or(all_rows, |r| r.clamp(1, all_rows));
             let [c, h, w] = graph.shape_of(node.inputs[0]);
             let [oc, oh, ow] = node.shape;
             let conv = matches!(node.op, Op::Conv2d { .. });
             MatrixLayer {
+                weight_bits: plan.weight_bits.unwrap_or(p.weight_bits).max(1),
                 name: node.name.clone(),
                 rows,
                 cols,
                 products: if conv { oh * ow } else { 1 },
                 side: if conv { h.max(w) } else { 1 },
                 moved_values: c * h * w + oc * oh * ow,
-                novel: conv && rows > c && c >= params_rows,
+                novel: conv && rows > c && c >= p.rows,
                 channels_in: c,
             }
         })
@@ -251,6 +314,102 @@ fn copies(params: &CostParams, layers: &[MatrixLayer]) -> Vec<usize> {
             }
         })
         .collect()
+}
+
+/// NeuroSim's flash ADC in current mode (its multilevel sense amplifier,
+/// `MultilevelSenseAmp.cpp`) converting one subarray column: `2^b - 1` comparators each mirror
+/// the column current against a reference column (a column of cells at the conductance of
+/// one level), each reference column serving as many sense amplifiers as there are levels.
+/// A conversion costs the comparators' switching plus the static power of the column's and
+/// the reference columns' mirrors over the sensing time.
+struct Flash {
+    fit: &'static FlashFit,
+    comparators: f64,
+    /// Factor that refers a column's resistance to the 0.5 V column of the fits.
+    referral: f64,
+    /// Switching energy of one conversion (J).
+    switching_j: f64,
+    /// Static power of the reference columns' mirrors per conversion (W).
+    reference_w: f64,
+    /// Sensing time (s): the slower of the extreme reference levels.
+    sense_s: f64,
+}
+
+impl Flash {
+    /// The flash ADC of `p`'s subarrays, whose columns and rows load `column_f` and `row_f`
+    /// (F); `c_min` is the ideal gate capacitance of a minimum transistor.
+    fn new(p: &CostParams, c_min: f64, column_f: f64, row_f: f64) -> Flash {
+        let node = p.node;
+        let fit = &node.flash;
+        let levels = f64::from(1u32 << p.adc_bits);
+        let comparators = levels - 1.0;
+        // Sense amplifiers sharing one reference column (NeuroSim's `dumcolshared`).
+        let shared = levels;
+        let vr2 = node.rram_read_v * node.rram_read_v;
+        let vdd2 = node.vdd * node.vdd;
+        let [gate_n, gate_p, drain_n, drain_p] =
+            [INV_GATE_N, INV_GATE_P, INV_DRAIN_N, INV_DRAIN_P].map(|k| k * c_min);
+        // SRAM reference columns are woken with every read: their word line's charge, its
+        // share per column; resistive reference columns stay on.
+        let reference_wake = if p.cell.resistive() {
+            0.0
+        } else {
+            row_f * vdd2 * p.rows as f64 / p.cols as f64
+        };
+        let per_comparator = (column_f + gate_n + drain_n) * (1.0 / comparators + 1.0 / shared)
+            * vr2
+            + 2.0 * gate_n * vr2
+            + reference_wake / shared
+            // Sense amplifier, latch and the encoder's input.
+            + (6.0 * gate_p + 5.0 * gate_n + 4.0 * drain_p + 3.0 * drain_n) * vdd2;
+        // Level i's reference conducts like a fraction 1 - i / levels of the parallel rows
+        // all in the low-resistance state (for SRAM, all conducting).
+        let unit_ohm = if p.cell.resistive() {
+            p.cell.r_on_ohm
+        } else {
+            p.cell.access_ohm
+        } / p.rows_parallel as f64;
+        let reference = |i: f64| unit_ohm / (1.0 - i / levels);
+        let mut flash = Flash {
+            fit,
+            comparators,
+            referral: 0.5 / node.rram_read_v,
+            switching_j: comparators * per_comparator,
+            reference_w: 0.0,
+            sense_s: 0.0,
+        };
+        // The reference columns between the lowest and the two highest levels draw current.
+        let inner = (1u32 << p.adc_bits).saturating_sub(2);
+        flash.reference_w = (1..inner)
+            .map(|i| flash.column_w(reference(f64::from(i))) / shared)
+            .sum();
+        // Above a knee resistance, sensing slows with the column's load: its wire and the
+        // comparators' inputs.
+        let load_f = column_f + gate_n * (levels - 3.0).max(0.0);
+        let sense = |ohm: f64| {
+            let mut t = piecewise(fit.latency, ohm);
+            if ohm > fit.slow_above_ohm {
+                t += fit.slow_s * (ohm - fit.slow_above_ohm) / fit.slow_span_ohm
+                    * (load_f - fit.cap_ref_f)
+                    / fit.cap_ref_f;
+            }
+            t
+        };
+        flash.sense_s = sense(reference(levels - 2.0))
+            .max(sense(reference(1.0)))
+            .clamp(0.0, FLASH_SENSE_MAX_S);
+        flash
+    }
+
+    /// Static power (W) of all comparators mirroring a column of `ohm`.
+    fn column_w(&self, ohm: f64) -> f64 {
+        self.comparators * piecewise(self.fit.power, ohm * self.referral).max(0.0)
+    }
+
+    /// Energy (J) of converting a column of `ohm`.
+    fn conversion_j(&self, ohm: f64) -> f64 {
+        self.switching_j + (self.column_w(ohm) + self.reference_w) * self.sense_s
+    }
 }
 
 /// The area of one subarray as NeuroSim lays it out: periphery in strips along the cell
@@ -324,6 +483,16 @@ fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
 
 /// The cost of `graph`'s matrix layers on the hardware `params`.
 pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
+    network_cost_compressed(params, graph, &Compression::new())
+}
+
+/// The cost of `graph`'s matrix layers on the hardware `params`, each layer pruned and
+/// quantized as `compression` says.
+pub fn network_cost_compressed(
+    params: &CostParams,
+    graph: &Graph,
+    compression: &Compression,
+) -> CostReport {
     let p = params;
     let node = p.node;
     let f = node.feature_m;
@@ -335,24 +504,54 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
         Converter::Sar => f64::from(p.adc_bits + 1) * SAR_CYCLE_S,
         Converter::Flash => SAR_CYCLE_S,
     };
-    let levels = f64::from((1u32 << p.adc_bits) - 1);
-    let cells_per_weight = p.weight_bits.div_ceil(p.cell_bits) as usize;
     let input_cycles = p.input_bits.div_ceil(p.dac_bits) as usize;
     let cell = p.cell;
-    let resistive = cell.r_on_ohm > 0.0;
+    let resistive = cell.resistive();
     let g_mean = if resistive {
         0.5 * (1.0 + 1.0 / cell.on_off) / cell.r_on_ohm
     } else {
         0.0
     };
+    // A selected resistive cell conducts through its access transistor, in the low- or
+    // high-resistance state alike often; an SRAM cell through its read port, whatever it
+    // stores.
+    let g_selected = if resistive {
+        0.5 / (cell.r_on_ohm + cell.access_ohm)
+            + 0.5 / (cell.r_on_ohm * cell.on_off + cell.access_ohm)
+    } else {
+        1.0 / cell.access_ohm
+    };
     let adcs_per_subarray = p.cols.div_ceil(p.cols_per_adc);
-    let shift_add_bits = f64::from(p.adc_bits + p.input_bits + p.weight_bits);
+    let memory = usize::from(!resistive);
+    let column_f = WIRE_CAP_PER_M * p.rows as f64 * cell.height_f * f;
+    let row_f =
+        p.cols as f64 * (WIRE_CAP_PER_M * cell.width_f * f + ROW_CELL_LOADS[memory] * c_min);
+    let flash = Flash::new(p, c_min, column_f, row_f);
+    let e_flip_flop = (FLIP_FLOP_INPUTS * (INV_GATE_N + INV_GATE_P)
+        + FLIP_FLOP_OUTPUTS * (INV_DRAIN_N + INV_DRAIN_P))
+        * c_min
+        * vdd2;
+    let e_register = e_flip_flop * REGISTER_ACTIVITY;
+    let muxed = p.cols_per_adc as f64;
+    // Per read and multiplexer step: the switch matrix's shift register over all rows is
+    // clocked; per selected row, its switch passes the drive and its word line charges.
+    let e_row_clock = p.rows as f64 * e_flip_flop;
+    let drive = f64::from(p.dac_bits) * vdd2;
+    let e_row_switch = drive * ROW_SWITCH_LOADS[memory] * c_min;
+    let e_word_line = drive * row_f;
+    let e_mux = if p.cols_per_adc > 1 {
+        MUX_LOADS * c_min * vdd2
+    } else {
+        0.0
+    };
 
-    let layers = matrix_layers(graph, p.rows);
+    let layers = matrix_layers(graph, p, compression);
     let layout = subarray_layout(p, adcs_per_subarray);
     let copies = copies(p, &layers);
     let mut costs = Vec::with_capacity(layers.len());
     for (layer, &copies) in layers.iter().zip(&copies) {
+        let cells_per_weight = layer.weight_bits.div_ceil(p.cell_bits) as usize;
+        let shift_add_bits = f64::from(p.adc_bits + p.input_bits + layer.weight_bits);
         let row_tiles = layer.rows.div_ceil(p.rows);
         let cell_cols = layer.cols * cells_per_weight;
         let col_tiles = cell_cols.div_ceil(p.cols);
@@ -365,45 +564,56 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
         let rows_active = rows_used.min(p.rows_parallel as f64);
         let reads_per_product = input_cycles as f64 * groups;
         let products = layer.products as f64;
-        let column_reads = products * reads_per_product * row_tiles as f64 * cell_cols as f64;
+        // Reads of every subarray and of every used column, each over all its row groups.
+        let subarray_cycles = products * input_cycles as f64 * (row_tiles * col_tiles) as f64;
+        let column_cycles = products * input_cycles as f64 * row_tiles as f64 * cell_cols as f64;
+        let column_reads = column_cycles * groups;
 
         // Energy per image.
-        // Each column read charges the bit line (one drain per cell) to the read voltage.
-        // The current through resistive cells during a conversion is the k / R_column term
-        // of the SAR power fit (SarADC.cpp, R_column scaled to its 0.5 V reference); an SRAM
-        // read bit line swings fully from the supply and draws no static current.
-        let bit_line = p.rows as f64 * c_min * cell.read_v * cell.read_v;
+        // The flash ADC charges the bit line itself (its column switching); before a SAR ADC
+        // each column read charges the bit line (one drain per cell) to the read voltage.
+        // The current through resistive cells during a SAR conversion is the k / R_column term
+        // of its power fit (SarADC.cpp, R_column scaled to its 0.5 V reference); an SRAM read
+        // bit line swings fully from the supply and draws no static current.
+        let bit_line = match p.adc_type {
+            Converter::Sar => p.rows as f64 * c_min * cell.read_v * cell.read_v,
+            Converter::Flash => 0.0,
+        };
         let r_column = if resistive {
             let conducting = (rows_active * ACTIVITY).max(1.0);
             0.5 / cell.read_v / (conducting * g_mean)
         } else {
             f64::INFINITY
         };
-        let column_conductance = if resistive {
-            (rows_active * ACTIVITY).max(1.0) * g_mean
-        } else {
-            0.0
-        };
         let sar_power =
             (node.sar_a_uw * f64::from(p.adc_bits) + node.sar_c_uw) * 1e-6 + node.sar_k / r_column;
-        let word_line = p.cols as f64 * c_min * vdd2;
-        let row_switches =
-            products * reads_per_product * rows_active * ACTIVITY * (row_tiles * col_tiles) as f64;
+        let conversion = match p.adc_type {
+            Converter::Sar => sar_power * t_conv,
+            Converter::Flash => flash.conversion_j(1.0 / (rows_active * ACTIVITY * g_selected)),
+        };
+        let rows_selected = rows_used * ACTIVITY;
+        let row_steps = subarray_cycles * muxed;
+        // A column's row groups are summed in an adder as wide as the sum; the sums of a
+        // weight's cells are shifted and added (all but one of its columns add), then the
+        // weight's sums of the input bits (one add per weight), each adder with its register.
+        let sum_bits = f64::from(p.adc_bits) + groups.log2().ceil();
+        let weighted_bits = sum_bits + f64::from(layer.weight_bits);
+        let product_bits = weighted_bits + f64::from(p.input_bits);
+        let cell_share = 1.0 / cells_per_weight as f64;
+        let shift_add_bits_per_column =
+            (1.0 - cell_share) * weighted_bits + cell_share * product_bits;
         let acc_bits = shift_add_bits + (row_tiles as f64).log2().ceil();
         let tree_adds = products * layer.cols as f64 * (row_tiles - 1) as f64;
         let moved_bits = layer.moved_values as f64 * f64::from(p.input_bits);
         let energy = Components {
-            array: column_reads * bit_line,
-            drivers: row_switches * word_line * f64::from(p.dac_bits),
-            adc: column_reads
-                * match p.adc_type {
-                    Converter::Sar => sar_power * t_conv,
-                    Converter::Flash => {
-                        levels * COMPARATOR_GATES * c_min * vdd2
-                            + cell.read_v * cell.read_v * column_conductance * t_conv
-                    }
-                },
-            accumulation: (column_reads * shift_add_bits + tree_adds * acc_bits) * e_full_adder,
+            array: row_steps * rows_selected * e_word_line + column_reads * bit_line,
+            drivers: row_steps * (e_row_clock + rows_selected * e_row_switch)
+                + column_cycles * e_mux,
+            adc: column_reads * conversion,
+            accumulation: column_cycles
+                * ((groups - 1.0) * sum_bits + shift_add_bits_per_column)
+                * (e_full_adder + e_register)
+                + tree_adds * acc_bits * e_full_adder,
             // Written once and read once, each access switching a register bit.
             buffer: 2.0 * moved_bits * REGISTER_BIT_TRANSISTORS * c_min * vdd2 * ACTIVITY,
             // Depends on the chip's size: added once every layer's area is known.
@@ -495,6 +705,8 @@ pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
         leakage_j,
         area,
         tops,
+        // NeuroSim's reported efficiency also divides by its post-layout energy factor
+        // (`Param.cpp` `zeta`, 1.22); the energy here is its energy before that factor.
         tops_per_w: ops / (energy.total() + leakage_j) / 1e12,
         tops_per_mm2: tops / (area.total() * 1e6),
     }

@@ -2,8 +2,9 @@
 //!
 //! Transistor figures are the low-standby-power (LSTP) devices of DNN+NeuroSim V1.4
 //! (`Technology.cpp`, its default `deviceroadmap = 2`), at 300 K; the SAR ADC power
-//! coefficients are its `SarADC.cpp` fits; cell geometry and read voltages are its `Param.cpp`
-//! defaults. The nodes are those for which all of them are published.
+//! coefficients are its `SarADC.cpp` fits and the flash ADC's its `MultilevelSenseAmp.cpp`
+//! fits; cell geometry and read voltages are its `Param.cpp` defaults. The nodes are those for
+//! which all of them are published.
 
 /// One technology node.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,7 +33,74 @@ pub struct TechNode {
     pub sar_k: f64,
     /// RRAM read voltage at this node (V), `Param.cpp` `readVoltage` (given down to 1 nm,
     /// but resistive cells are only costed at 22 nm and above, as NeuroSim's main.cpp allows).
+    /// The flash ADC holds every column at this voltage, whatever the memory
+    /// (`MultilevelSenseAmp.cpp` keeps the same per-node table).
     pub rram_read_v: f64,
+    /// The flash ADC's comparator fits at this node.
+    pub flash: FlashFit,
+}
+
+/// One piece of a fit in a resistance R (ohm): `per_ohm * R + per_ln * ln R + constant`, used
+/// below `below_ohm`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FitPiece {
+    /// Upper end of the piece's range (ohm).
+    pub below_ohm: f64,
+    /// Coefficient of R.
+    pub per_ohm: f64,
+    /// Coefficient of ln R.
+    pub per_ln: f64,
+    /// Constant term.
+    pub constant: f64,
+}
+
+const fn linear(below_ohm: f64, per_ohm: f64, constant: f64) -> FitPiece {
+    FitPiece {
+        below_ohm,
+        per_ohm,
+        per_ln: 0.0,
+        constant,
+    }
+}
+
+const fn logarithmic(below_ohm: f64, per_ln: f64, constant: f64) -> FitPiece {
+    FitPiece {
+        below_ohm,
+        per_ohm: 0.0,
+        per_ln,
+        constant,
+    }
+}
+
+/// A piecewise fit at `ohm`: the first piece whose range holds it (the last piece beyond).
+pub fn piecewise(pieces: &[FitPiece], ohm: f64) -> f64 {
+    let piece = pieces
+        .iter()
+        .find(|p| ohm < p.below_ohm)
+        .unwrap_or(&pieces[pieces.len() - 1]);
+    piece.per_ohm * ohm + piece.per_ln * ohm.ln() + piece.constant
+}
+
+/// NeuroSim's flash ADC in current mode (its multilevel sense amplifier,
+/// `MultilevelSenseAmp.cpp`): each comparator mirrors the column current against one
+/// reference column; fits of its circuit simulations at this node.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlashFit {
+    /// Static power of one comparator (W) against the resistance of the column it mirrors,
+    /// referred to a 0.5 V column (`GetColumnPower`, LSTP devices).
+    pub power: &'static [FitPiece],
+    /// Sensing time (s) against a reference column's resistance (`ColumnLatency_Table`).
+    pub latency: &'static [FitPiece],
+    /// Above this reference resistance (ohm) the sensing time also grows with the column's
+    /// capacitance beyond `cap_ref_f` ...
+    pub slow_above_ohm: f64,
+    /// ... by `slow_s` (s) at `slow_above_ohm + slow_span_ohm` per relative excess of
+    /// capacitance, linearly in the resistance.
+    pub slow_s: f64,
+    /// See `slow_s` (ohm).
+    pub slow_span_ohm: f64,
+    /// Column capacitance the sensing time was fitted at (F).
+    pub cap_ref_f: f64,
 }
 
 /// The nodes with published figures, largest first.
@@ -49,6 +117,21 @@ pub const NODES: [TechNode; 5] = [
         sar_c_uw: 16.693,
         sar_k: 0.100225,
         rram_read_v: 0.51,
+        flash: FlashFit {
+            power: &[
+                linear(4832.0, -3.96471e-12, 3.44344e-7),
+                logarithmic(379269.0, -5.66235e-8, 8.27849e-7),
+                logarithmic(f64::INFINITY, -4.32673e-8, 6.46111e-7),
+            ],
+            latency: &[
+                logarithmic(4832.0, -1.12976e-10, 2.16762e-9),
+                linear(f64::INFINITY, 1.54619e-14, 1.60263e-9),
+            ],
+            slow_above_ohm: 4.83e3,
+            slow_s: 0.81e-9,
+            slow_span_ohm: 0.1e6 - 4.83e3,
+            cap_ref_f: 9.21e-15,
+        },
     },
     TechNode {
         node_nm: 22,
@@ -62,6 +145,21 @@ pub const NODES: [TechNode; 5] = [
         sar_c_uw: 4.3753,
         sar_k: 0.072341,
         rram_read_v: 0.55,
+        flash: FlashFit {
+            power: &[
+                linear(4832.0, -2.85373e-11, 9.16744e-7),
+                logarithmic(379269.0, -1.63133e-7, 2.1687e-6),
+                logarithmic(f64::INFINITY, -5.8712e-8, 8.64648e-7),
+            ],
+            latency: &[
+                logarithmic(4832.0, -1.32118e-10, 1.7552e-9),
+                linear(f64::INFINITY, 8.02517e-15, 8.51803e-10),
+            ],
+            slow_above_ohm: 12.7e3,
+            slow_s: 0.31e-9,
+            slow_span_ohm: 0.1e6 - 12.7e3,
+            cap_ref_f: 4.5e-15,
+        },
     },
     TechNode {
         node_nm: 7,
@@ -76,6 +174,20 @@ pub const NODES: [TechNode; 5] = [
         sar_c_uw: 0.8847,
         sar_k: 0.043555,
         rram_read_v: 0.264,
+        flash: FlashFit {
+            power: &[
+                linear(20691.0, -2.62089e-13, 4.7357e-8),
+                logarithmic(f64::INFINITY, -8.49198e-9, 1.27848e-7),
+            ],
+            latency: &[
+                logarithmic(4832.0, -4.67061e-11, 1.03708e-9),
+                linear(f64::INFINITY, 3.72084e-15, 7.02172e-10),
+            ],
+            slow_above_ohm: 12.7e3,
+            slow_s: 0.13e-9,
+            slow_span_ohm: 0.1e6 - 12.7e3,
+            cap_ref_f: 1.43e-15,
+        },
     },
     TechNode {
         node_nm: 5,
@@ -90,6 +202,21 @@ pub const NODES: [TechNode; 5] = [
         sar_c_uw: 0.5511,
         sar_k: 0.0388,
         rram_read_v: 0.253,
+        flash: FlashFit {
+            power: &[
+                linear(20691.0, -1.4179e-13, 3.31434e-8),
+                logarithmic(f64::INFINITY, -5.76552e-9, 8.89536e-8),
+            ],
+            latency: &[
+                logarithmic(4832.0, -4.33009e-11, 9.79525e-10),
+                logarithmic(7847.0, -3.15954e-12, 6.53005e-10),
+                linear(f64::INFINITY, 2.77641e-15, 6.46706e-10),
+            ],
+            slow_above_ohm: 12.7e3,
+            slow_s: 0.09e-9,
+            slow_span_ohm: 0.1e6 - 12.7e3,
+            cap_ref_f: 1.02e-15,
+        },
     },
     TechNode {
         node_nm: 1,
@@ -105,6 +232,21 @@ pub const NODES: [TechNode; 5] = [
         sar_c_uw: 0.0843,
         sar_k: 0.0288,
         rram_read_v: 0.272,
+        flash: FlashFit {
+            power: &[
+                linear(20691.0, -1.68865e-13, 3.80513e-8),
+                logarithmic(f64::INFINITY, -6.64737e-9, 1.02221e-7),
+            ],
+            latency: &[
+                logarithmic(4832.0, -3.81168e-11, 8.78701e-10),
+                logarithmic(12742.0, -2.01799e-11, 7.25185e-10),
+                linear(f64::INFINITY, 1.19486e-15, 5.35253e-10),
+            ],
+            slow_above_ohm: 20.06e3,
+            slow_s: 0.013e-9,
+            slow_span_ohm: 0.1e6 - 20.06e3,
+            cap_ref_f: 0.2e-15,
+        },
     },
 ];
 
