@@ -1,6 +1,8 @@
 //! Training networks in burn: the trainable graph ([`model`]), hardware-aware noise
-//! ([`hwa`]) and the epoch loop with checkpoints and resume ([`run`]).
+//! ([`hwa`]), the epoch loop with checkpoints and resume ([`run`]) and the pieces training
+//! loops share ([`checkpoint`]).
 
+pub mod checkpoint;
 pub mod hwa;
 pub mod model;
 pub mod run;

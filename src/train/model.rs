@@ -384,6 +384,78 @@ impl TrainNet {
     }
 }
 
+impl TrainNet {
+    /// The subnet `graph` (see [`TrainNet::forward_graph`]) as a network of its own: every
+    /// parameter the leading slice of the shared one, batch norms with the recalibrated
+    /// statistics `calibrated` (from [`NormStats::averages`]) in place of the running ones.
+    ///
+    /// # Errors
+    /// A batch norm of `graph` that calibration did not see, non-finite parameters.
+    pub fn extract(
+        &self,
+        graph: &Graph,
+        calibrated: &BTreeMap<String, (Vec<f32>, Vec<f32>)>,
+        normalization: Option<Normalization>,
+    ) -> Result<Network> {
+        let mut tensors = BTreeMap::new();
+        for node in &graph.nodes {
+            let name = &node.name;
+            let shapes = node.op.tensors();
+            let shape_of = |suffix: &str| -> Vec<usize> {
+                shapes
+                    .iter()
+                    .find(|(s, _)| *s == suffix)
+                    .map(|(_, shape)| shape.clone())
+                    .unwrap_or_default()
+            };
+            let slot = self.slot_of(name);
+            let (weight, bias) = match slot {
+                Slot::Conv { weight, bias } => {
+                    let s = shape_of("weight");
+                    let w = shared_slice(
+                        self.conv_weights[*weight].val(),
+                        [s[0], s[1], s[2], s[3]],
+                    );
+                    (values(w)?, *bias)
+                }
+                Slot::Linear { weight, bias } => {
+                    let s = shape_of("weight");
+                    let w = shared_slice(self.linear_weights[*weight].val(), [s[0], s[1]]);
+                    (values(w)?, *bias)
+                }
+                Slot::Norm(k) => {
+                    let bn = &self.norms[*k];
+                    let channels = shape_of("weight")[0];
+                    let (mean, var) = calibrated.get(name).ok_or_else(|| {
+                        Error::Training(format!("batch norm {name} was not recalibrated"))
+                    })?;
+                    tensors.insert(
+                        format!("{name}.weight"),
+                        values(shared_slice(bn.gamma.val(), [channels]))?,
+                    );
+                    tensors.insert(
+                        format!("{name}.bias"),
+                        values(shared_slice(bn.beta.val(), [channels]))?,
+                    );
+                    tensors.insert(format!("{name}.running_mean"), mean.clone());
+                    tensors.insert(format!("{name}.running_var"), var.clone());
+                    continue;
+                }
+                Slot::Stateless => continue,
+            };
+            tensors.insert(format!("{name}.weight"), weight);
+            if let Some(b) = bias {
+                let n = shape_of("bias")[0];
+                tensors.insert(
+                    format!("{name}.bias"),
+                    values(shared_slice(self.biases[b].val(), [n]))?,
+                );
+            }
+        }
+        Network::new(graph.clone(), normalization, tensors, "subnet")
+    }
+}
+
 /// How batch norms normalise in [`TrainNet::forward_graph`].
 pub enum Norms<'a> {
     /// burn's module: batch statistics in training (updating the running ones), the

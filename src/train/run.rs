@@ -3,6 +3,9 @@
 //! atomically) from which `--resume` continues without losing or repeating an epoch, metrics as
 //! JSON lines, and the trained network exported to the network format.
 
+use super::checkpoint::{
+    batch_tensors, count_correct, progress_bar, read_checkpoint, write_checkpoint,
+};
 use super::{Hwa, TrainNet};
 use crate::data::{Dataset, Normalization};
 use crate::error::{Error, Result};
@@ -11,8 +14,7 @@ use crate::network::{Graph, Network};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
@@ -23,8 +25,6 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 /// The run's settings, saved with its results.
 pub const RUN_FILE: &str = "train.json";
-
-const CHECKPOINT_MAGIC: &[u8; 8] = b"IMCNASCK";
 
 /// What a training run does; saved as `train.json` and compared on `--resume`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,19 +127,16 @@ pub fn train(
     let mut history = Vec::new();
     let checkpoint = out.join(CHECKPOINT_FILE);
     if resume && checkpoint.exists() {
-        let (state, model_bytes, optim_bytes) = read_checkpoint(&checkpoint)?;
+        let (state, loaded, loaded_optim): (CheckpointState, _, _) =
+            read_checkpoint(&checkpoint, model, optim)?;
         if state.options != *options {
             return Err(Error::Training(format!(
                 "{}: made by a run with different settings; train into a new folder or repeat them (see {RUN_FILE})",
                 checkpoint.display()
             )));
         }
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
-            .map_err(|e| Error::Training(format!("{}: {e}", checkpoint.display())))?;
-        model = model.load_record(record);
-        optim = optim
-            .from_bytes(Bytes::from_bytes_vec(optim_bytes))
-            .map_err(|e| Error::Training(format!("{}: {e}", checkpoint.display())))?;
+        model = loaded;
+        optim = loaded_optim;
         history = state.history;
     } else if !resume && checkpoint.exists() {
         return Err(Error::Training(format!(
@@ -160,7 +157,11 @@ pub fn train(
         let epoch_seed = options.seed ^ ((epoch as u64 + 1) << 32);
         device.seed(epoch_seed);
         let order = train_set.shuffled(epoch_seed);
-        let bar = progress_bar(progress, steps_per_epoch, epoch + 1, options.epochs);
+        let bar = progress_bar(
+            progress,
+            steps_per_epoch,
+            format!("epoch {}/{}", epoch + 1, options.epochs),
+        );
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (step, start) in (0..order.len()).step_by(options.batch_size).enumerate() {
             let end = (start + options.batch_size).min(order.len());
@@ -199,7 +200,11 @@ pub fn train(
             val_accuracy,
             seconds: started.elapsed().as_secs_f64(),
         });
-        write_checkpoint(&checkpoint, options, &history, &model, &optim)?;
+        let state = CheckpointState {
+            options: options.clone(),
+            history: history.clone(),
+        };
+        write_checkpoint(&checkpoint, &state, &model, &optim)?;
         write_metrics(&out.join(METRICS_FILE), &history)?;
         if progress {
             let m = history.last().expect("just pushed");
@@ -280,51 +285,6 @@ fn check(options: &TrainOptions) -> Result<()> {
     Ok(())
 }
 
-fn progress_bar(
-    show: bool,
-    steps: usize,
-    epoch: usize,
-    epochs: usize,
-) -> Option<indicatif::ProgressBar> {
-    show.then(|| {
-        let bar = indicatif::ProgressBar::new(steps as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:40}] {pos}/{len} steps, {elapsed} elapsed, eta {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_message(format!("epoch {epoch}/{epochs}"));
-        bar
-    })
-}
-
-/// Images `range` of `data` as tensors on `device`.
-fn batch_tensors(
-    data: &Dataset,
-    range: std::ops::Range<usize>,
-    device: &Device,
-) -> (Tensor<4>, Tensor<1, Int>) {
-    let [c, h, w] = data.shape;
-    let n = range.len();
-    let per = data.image_len();
-    let pixels = data.images[range.start * per..range.end * per].to_vec();
-    let labels: Vec<i64> = data.labels[range].iter().map(|&l| i64::from(l)).collect();
-    let images = Tensor::from_data(TensorData::new(pixels, [n, c, h, w]), device);
-    let labels = Tensor::from_data(TensorData::new(labels, [n]), device);
-    (images, labels)
-}
-
-fn count_correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
-    let predicted: Tensor<1, Int> = logits.clone().argmax(1).flatten(0, 1);
-    predicted
-        .equal(labels.clone())
-        .int()
-        .sum()
-        .into_scalar::<i64>() as usize
-}
-
 /// Loss and accuracy of the model in inference mode (running batch-norm statistics, no noise).
 pub fn evaluate(model: &TrainNet, data: &Dataset, device: &Device, batch: usize) -> (f64, f64) {
     if data.is_empty() {
@@ -346,61 +306,6 @@ pub fn evaluate(model: &TrainNet, data: &Dataset, device: &Device, batch: usize)
         loss_sum / data.len() as f64,
         correct as f64 / data.len() as f64,
     )
-}
-
-/// One file: magic, then three length-prefixed parts (model record, optimizer state, JSON
-/// state), so that the epoch it describes is always whole.
-fn write_checkpoint(
-    path: &Path,
-    options: &TrainOptions,
-    history: &[EpochMetrics],
-    model: &TrainNet,
-    optim: &ModuleOptimizer,
-) -> Result<()> {
-    let to_training = |e: burn::store::RecordError| Error::Training(format!("checkpoint: {e}"));
-    let model_bytes = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(to_training)?;
-    let optim_bytes = optim.into_bytes().map_err(to_training)?;
-    let state = CheckpointState {
-        options: options.clone(),
-        history: history.to_vec(),
-    };
-    let state = serde_json::to_vec(&state).expect("state serialises");
-    let mut file = Vec::with_capacity(model_bytes.len() + optim_bytes.len() + state.len() + 32);
-    file.extend_from_slice(CHECKPOINT_MAGIC);
-    for part in [&model_bytes[..], &optim_bytes[..], &state[..]] {
-        file.extend_from_slice(&(part.len() as u64).to_le_bytes());
-        file.extend_from_slice(part);
-    }
-    write_atomic(path, &file)
-}
-
-fn read_checkpoint(path: &Path) -> Result<(CheckpointState, Vec<u8>, Vec<u8>)> {
-    let bad = |m: &str| Error::Training(format!("{}: {m}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut rest = bytes
-        .strip_prefix(CHECKPOINT_MAGIC)
-        .ok_or_else(|| bad("not a checkpoint (wrong magic)"))?;
-    let mut parts = Vec::with_capacity(3);
-    for _ in 0..3 {
-        let (len, tail) = rest
-            .split_first_chunk::<8>()
-            .ok_or_else(|| bad("truncated"))?;
-        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| bad("corrupt length"))?;
-        if len > tail.len() {
-            return Err(bad("truncated: a part is longer than the file"));
-        }
-        parts.push(tail[..len].to_vec());
-        rest = &tail[len..];
-    }
-    let state: CheckpointState =
-        serde_json::from_slice(&parts[2]).map_err(|e| bad(&format!("state: {e}")))?;
-    let optim = parts.swap_remove(1);
-    let model = parts.swap_remove(0);
-    Ok((state, model, optim))
 }
 
 fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<()> {

@@ -1,0 +1,126 @@
+//! Pieces every training loop shares: the one-file checkpoint (model record, optimizer state
+//! and a JSON state, written atomically so that a kill leaves the previous epoch whole), image
+//! batches as tensors, accuracy counts and the progress bar.
+
+use super::TrainNet;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::io::write_atomic;
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Int, Tensor, TensorData};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+const CHECKPOINT_MAGIC: &[u8; 8] = b"IMCNASCK";
+
+/// Writes `model`, `optim` and `state` to `path`: the magic, then three length-prefixed
+/// parts (model record, optimizer state, JSON state).
+///
+/// # Errors
+/// Serialisation or I/O failures.
+pub fn write_checkpoint<S: Serialize>(
+    path: &Path,
+    state: &S,
+    model: &TrainNet,
+    optim: &ModuleOptimizer,
+) -> Result<()> {
+    let to_training = |e: burn::store::RecordError| Error::Training(format!("checkpoint: {e}"));
+    let model_bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(to_training)?;
+    let optim_bytes = optim.into_bytes().map_err(to_training)?;
+    let state = serde_json::to_vec(state).map_err(|e| Error::Training(format!("{e}")))?;
+    let mut file = Vec::with_capacity(model_bytes.len() + optim_bytes.len() + state.len() + 32);
+    file.extend_from_slice(CHECKPOINT_MAGIC);
+    for part in [&model_bytes[..], &optim_bytes[..], &state[..]] {
+        file.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        file.extend_from_slice(part);
+    }
+    write_atomic(path, &file)
+}
+
+/// Reads a checkpoint written by [`write_checkpoint`] into `model` and `optim`, returning
+/// its JSON state. The lengths in the file are checked against its size.
+///
+/// # Errors
+/// A file that is not a whole checkpoint, or whose parts do not fit the model.
+pub fn read_checkpoint<S: DeserializeOwned>(
+    path: &Path,
+    model: TrainNet,
+    optim: ModuleOptimizer,
+) -> Result<(S, TrainNet, ModuleOptimizer)> {
+    let bad = |m: &str| Error::Training(format!("{}: {m}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut rest = bytes
+        .strip_prefix(CHECKPOINT_MAGIC)
+        .ok_or_else(|| bad("not a checkpoint (wrong magic)"))?;
+    let mut parts = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let (len, tail) = rest
+            .split_first_chunk::<8>()
+            .ok_or_else(|| bad("truncated"))?;
+        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| bad("corrupt length"))?;
+        if len > tail.len() {
+            return Err(bad("truncated: a part is longer than the file"));
+        }
+        parts.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    let state: S = serde_json::from_slice(&parts[2]).map_err(|e| bad(&format!("state: {e}")))?;
+    let optim_bytes = parts.swap_remove(1);
+    let model_bytes = parts.swap_remove(0);
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
+        .map_err(|e| bad(&e.to_string()))?;
+    let model = model.load_record(record);
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(optim_bytes))
+        .map_err(|e| bad(&e.to_string()))?;
+    Ok((state, model, optim))
+}
+
+/// A progress bar of `steps` steps titled `message` (none when `show` is false).
+pub fn progress_bar(show: bool, steps: usize, message: String) -> Option<indicatif::ProgressBar> {
+    show.then(|| {
+        let bar = indicatif::ProgressBar::new(steps as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {pos}/{len} steps, {elapsed} elapsed, eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(message);
+        bar
+    })
+}
+
+/// Images `range` of `data` as tensors on `device`.
+pub fn batch_tensors(
+    data: &Dataset,
+    range: std::ops::Range<usize>,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let [c, h, w] = data.shape;
+    let n = range.len();
+    let per = data.image_len();
+    let pixels = data.images[range.start * per..range.end * per].to_vec();
+    let labels: Vec<i64> = data.labels[range].iter().map(|&l| i64::from(l)).collect();
+    let images = Tensor::from_data(TensorData::new(pixels, [n, c, h, w]), device);
+    let labels = Tensor::from_data(TensorData::new(labels, [n]), device);
+    (images, labels)
+}
+
+/// Rows of `logits` whose arg-max is their label.
+pub fn count_correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
+    let predicted: Tensor<1, Int> = logits.clone().argmax(1).flatten(0, 1);
+    predicted
+        .equal(labels.clone())
+        .int()
+        .sum()
+        .into_scalar::<i64>() as usize
+}
