@@ -1,5 +1,5 @@
-//! `imcnas run` with no experiment file: the crossbar engine on an embedded default layer,
-//! so that a new user sees the simulator work without any input file or GPU.
+//! `imcnas demo`: the crossbar engine on an embedded default layer, so that a new user sees
+//! the simulator work without any input file or GPU.
 
 use super::{AnyBackend, BackendChoice, with_backend};
 use imcnas::backend::Backend;
@@ -8,9 +8,9 @@ use imcnas::engine::{Chip, program_layer};
 use imcnas::rng::{Seed, uniforms4};
 use std::time::Instant;
 
-/// Arguments of `imcnas run`.
+/// Arguments of `imcnas demo`.
 #[derive(clap::Args, Debug)]
-pub struct RunArgs {
+pub struct DemoArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
@@ -64,7 +64,7 @@ const SCENARIOS: &[(&str, &str, &[&str])] = &[
 ///
 /// # Errors
 /// Backend failures.
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let backend = AnyBackend::open(args.backend)?;
     let (n, batch) = (args.size as usize, args.batch as usize);
     // A layer initialised like PyTorch's Linear and inputs in [-1, 1).
@@ -119,7 +119,7 @@ fn scenario<B: Backend>(
     batch: usize,
     reference: &[f64],
     ref_norm: f64,
-    args: &RunArgs,
+    args: &DemoArgs,
 ) -> anyhow::Result<(Vec<f64>, f64)> {
     let mut errors = Vec::new();
     let mut seconds = 0.0;

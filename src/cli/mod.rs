@@ -5,6 +5,7 @@ mod cost;
 mod demo;
 mod eval;
 mod mvm;
+mod run;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -23,9 +24,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the main job on an embedded default: the crossbar engine on a random 512x512
-    /// layer under every hardware preset, errors against the float GEMM.
-    Run(demo::RunArgs),
+    /// Run an experiment: train a weight-sharing supernet, search architecture x compression
+    /// x hardware for accuracy on simulated chips, energy, latency and area, fine-tune the
+    /// best subnets, evaluate them and write the report. With no file, the embedded digits
+    /// experiment.
+    Run(run::RunArgs),
+    /// Search on a supernet trained by an earlier `imcnas run` (its `supernet` folder) and
+    /// report the Pareto front, without fine-tuning or final evaluation.
+    Search(run::SearchArgs),
+    /// The crossbar engine on a random 512x512 layer under every hardware preset, errors
+    /// against the float GEMM.
+    Demo(demo::DemoArgs),
     /// Analog matrix-vector products of a layer on crossbar hardware:
     /// Y = tile(X . W^T) + b over one or more chip instances.
     Mvm(mvm::MvmArgs),
@@ -107,7 +116,9 @@ pub(crate) use with_backend;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => demo::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Search(args) => run::search(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::Mvm(args) => mvm::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),

@@ -17,6 +17,8 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../models/aihwkit-default.toml"),
     ),
     ("pcm", include_str!("../../models/pcm.toml")),
+    ("rram", include_str!("../../models/rram.toml")),
+    ("sram", include_str!("../../models/sram.toml")),
     (
         "neurosim-rram-22nm",
         include_str!("../../models/neurosim-rram-22nm.toml"),

@@ -1,0 +1,168 @@
+//! `imcnas run` and `imcnas search`: an experiment file (or the embedded digits experiment),
+//! checked whole before any work, run in a resumable run folder.
+
+use super::{AnyBackend, BackendChoice, with_backend};
+use imcnas::supernet::{Experiment, RunOptions, RunSummary};
+use std::path::PathBuf;
+
+/// Arguments of `imcnas run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Experiment file (TOML); none = the embedded digits experiment
+    /// (models/experiment-digits.toml).
+    #[arg(value_name = "EXPERIMENT.toml")]
+    experiment: Option<PathBuf>,
+    /// Run folder.
+    #[arg(long, value_name = "DIR", default_value = "runs/experiment")]
+    out: PathBuf,
+    /// Continue the run in --out where it stopped (same experiment and --set values).
+    #[arg(long)]
+    resume: bool,
+    /// Override an experiment key, e.g. --set search.budget=200 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Where the chips run.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Arguments of `imcnas search`.
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    /// Experiment file (TOML) the supernet was trained with; none = the embedded digits
+    /// experiment.
+    #[arg(value_name = "EXPERIMENT.toml")]
+    experiment: Option<PathBuf>,
+    /// Folder of the trained supernet (RUN/supernet of an `imcnas run`); a supernet whose
+    /// training was cut short is trained to the end first.
+    #[arg(long, value_name = "DIR")]
+    supernet: PathBuf,
+    /// Output folder of the search.
+    #[arg(long, value_name = "DIR", default_value = "runs/search")]
+    out: PathBuf,
+    /// Continue the search in --out where it stopped.
+    #[arg(long)]
+    resume: bool,
+    /// Override an experiment key, e.g. --set search.strategy=random (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Where the chips run.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs `imcnas run`.
+///
+/// # Errors
+/// A bad experiment (before any work), a folder holding another run, run failures.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let experiment = Experiment::load(args.experiment.as_deref(), &args.overrides)?;
+    let options = RunOptions {
+        out: args.out.clone(),
+        resume: args.resume,
+        progress: !args.quiet,
+        supernet: None,
+        search_only: false,
+    };
+    execute(&experiment, args.backend, &options)
+}
+
+/// Runs `imcnas search`.
+///
+/// # Errors
+/// As [`run`].
+pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
+    if !args.supernet.join(imcnas::supernet::train::SUPERNET_CHECKPOINT).is_file() {
+        anyhow::bail!(
+            "--supernet {}: no {} there (train one with imcnas run)",
+            args.supernet.display(),
+            imcnas::supernet::train::SUPERNET_CHECKPOINT
+        );
+    }
+    let experiment = Experiment::load(args.experiment.as_deref(), &args.overrides)?;
+    let options = RunOptions {
+        out: args.out.clone(),
+        resume: args.resume,
+        progress: !args.quiet,
+        supernet: Some(args.supernet.clone()),
+        search_only: true,
+    };
+    execute(&experiment, args.backend, &options)
+}
+
+fn execute(
+    experiment: &Experiment,
+    backend: BackendChoice,
+    options: &RunOptions,
+) -> anyhow::Result<()> {
+    let backend = AnyBackend::open(backend)?;
+    if options.progress {
+        eprintln!(
+            "experiment {} -> {} (chips on {})",
+            experiment.origin,
+            options.out.display(),
+            backend.describe()
+        );
+    }
+    let summary = with_backend!(&backend, |b| imcnas::supernet::run(experiment, b, options))?;
+    print_summary(&summary);
+    Ok(())
+}
+
+fn print_summary(summary: &RunSummary) {
+    println!(
+        "{} evaluations in {} generations; Pareto front of {}; hypervolume {:.4} after the first generation, {:.4} at the end",
+        summary.evaluations.len(),
+        summary.generation_ends.len(),
+        summary.front.len(),
+        summary.hypervolume.first().copied().unwrap_or(0.0),
+        summary.hypervolume.last().copied().unwrap_or(0.0)
+    );
+    let mut front = summary.front.clone();
+    front.sort_by(|&a, &b| {
+        summary.evaluations[b]
+            .measurement
+            .accuracy
+            .total_cmp(&summary.evaluations[a].measurement.accuracy)
+    });
+    println!(
+        "{:>4}  {:>8}  {:>11}  {:>12}  {:>10}  candidate",
+        "#", "accuracy", "energy (uJ)", "latency (us)", "area (mm2)"
+    );
+    for i in front {
+        let r = &summary.evaluations[i];
+        let m = &r.measurement;
+        println!(
+            "{:>4}  {:>7.2}%  {:>11.4}  {:>12.3}  {:>10.4}  {}",
+            r.index,
+            100.0 * m.accuracy,
+            m.energy_uj,
+            m.latency_us,
+            m.area_mm2,
+            r.description
+        );
+    }
+    if let Some(report) = &summary.final_report {
+        println!("final evaluation on the test images:");
+        for e in &report.entries {
+            let cells: Vec<String> = report
+                .times
+                .iter()
+                .zip(&e.times)
+                .map(|(t, m)| format!("{t}: {:.2}%", 100.0 * m.accuracy))
+                .collect();
+            println!("  #{} {}: {}", e.record.index, e.variant, cells.join(", "));
+        }
+    }
+    println!(
+        "report: {} ({:.0} s)",
+        summary.out.join("summary.md").display(),
+        summary.seconds
+    );
+}

@@ -1,0 +1,204 @@
+//! One candidate from genome to objectives: the subnet cut out of the supernet, its batch
+//! norms recalibrated on fixed training batches, compressed, programmed onto chip instances
+//! of its hardware at the deployment drift time and run on the validation images, and
+//! costed by the component model on the same hardware configuration.
+
+use super::compress::compress;
+use super::config::{Experiment, Objective};
+use super::genome::Candidate;
+use crate::config::HwConfig;
+use crate::cost::model::{CostReport, network_cost_compressed};
+use crate::data::{Dataset, Normalization};
+use crate::error::Result;
+use crate::eval::{DriftTime, EvalOptions, evaluate};
+use crate::network::Network;
+use crate::network::chips::NetworkBackend;
+use crate::search::pareto::Point;
+use crate::train::TrainNet;
+use crate::train::checkpoint::batch_tensors;
+use crate::train::model::{NormStats, Norms};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+/// What the engine and the cost model say of one candidate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Accuracy of the compressed subnet in exact f32.
+    pub float_accuracy: f64,
+    /// Accuracy of every chip instance at the drift time.
+    pub accuracies: Vec<f64>,
+    /// Their mean.
+    pub accuracy: f64,
+    /// Energy per image, leakage included (uJ).
+    pub energy_uj: f64,
+    /// Pipeline period (us per image).
+    pub latency_us: f64,
+    /// Chip area (mm^2).
+    pub area_mm2: f64,
+    /// Energy efficiency (TOPS/W).
+    pub tops_per_w: f64,
+    /// Weights of the subnet (before pruning).
+    pub parameters: usize,
+}
+
+impl Measurement {
+    /// The value of one objective (minimised).
+    pub fn objective(&self, objective: Objective) -> f64 {
+        match objective {
+            Objective::Error => 1.0 - self.accuracy,
+            Objective::Energy => self.energy_uj,
+            Objective::Latency => self.latency_us,
+            Objective::Area => self.area_mm2,
+        }
+    }
+
+    /// The search's point: the experiment's objectives, and the constraint violation (0 when
+    /// feasible; otherwise the relative excess over each bound, summed).
+    pub fn point(&self, experiment: &Experiment) -> Point {
+        let search = &experiment.file.search;
+        let mut violation = 0.0;
+        if search.max_area_mm2 > 0.0 && self.area_mm2 > search.max_area_mm2 {
+            violation += (self.area_mm2 - search.max_area_mm2) / search.max_area_mm2;
+        }
+        if search.min_accuracy > 0.0 && self.accuracy < search.min_accuracy {
+            violation += search.min_accuracy - self.accuracy;
+        }
+        Point {
+            objectives: search
+                .objectives
+                .iter()
+                .map(|&o| self.objective(o))
+                .collect(),
+            violation,
+        }
+    }
+}
+
+/// Everything a candidate's evaluation reads.
+pub struct CandidateEvaluator<'a, B: NetworkBackend> {
+    /// The experiment.
+    pub experiment: &'a Experiment,
+    /// The trained supernet (inference device).
+    pub supernet: &'a TrainNet,
+    /// Device of the supernet's tensors.
+    pub device: Device,
+    /// Normalised training images whose batches recalibrate batch norms.
+    pub calibration: Dataset,
+    /// Normalisation of the training images (stored with every subnet).
+    pub normalization: Normalization,
+    /// Validation images (raw pixels; the engine normalises).
+    pub validation: Dataset,
+    /// Where the chips run.
+    pub backend: &'a B,
+}
+
+impl<B: NetworkBackend> CandidateEvaluator<'_, B> {
+    /// The candidate's subnet with recalibrated batch norms, before compression.
+    ///
+    /// # Errors
+    /// A subnet that does not fit the images.
+    pub fn subnet(&self, candidate: &Candidate) -> Result<Network> {
+        let graph = candidate
+            .arch()
+            .graph(self.validation.shape, self.validation.classes)?;
+        let mut stats = NormStats::default();
+        let batch = self.experiment.file.supernet.batch_size;
+        let batches = self.experiment.file.search.calibration_batches;
+        let images = self.calibration.len().min(batch * batches);
+        for start in (0..images).step_by(batch) {
+            let end = (start + batch).min(images);
+            let (x, _) = batch_tensors(&self.calibration, start..end, &self.device);
+            self.supernet
+                .forward_graph(&graph, x, None, &mut Norms::Calibrate(&mut stats));
+        }
+        self.supernet
+            .extract(&graph, &stats.averages(), Some(self.normalization.clone()))
+    }
+
+    /// The candidate's hardware configuration.
+    ///
+    /// # Errors
+    /// A combination that does not validate (checked for every option before the run).
+    pub fn hardware(&self, candidate: &Candidate) -> Result<HwConfig> {
+        let h = &candidate.hardware;
+        self.experiment
+            .hardware(&h.device, h.tile, h.dac_bits, h.adc_bits, h.cols_per_adc)
+    }
+
+    /// Compresses `net` as `candidate` says, runs it on the chips of `hw` at `time` over
+    /// `instances` instances on `data`, and costs it.
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn measure_network(
+        &self,
+        candidate: &Candidate,
+        net: &Network,
+        hw: &HwConfig,
+        data: &Dataset,
+        times: &[DriftTime],
+        instances: u32,
+    ) -> Result<(Vec<Measurement>, CostReport)> {
+        let (compressed, plan) = compress(net, candidate)?;
+        let search = &self.experiment.file.search;
+        let options = EvalOptions {
+            instances,
+            times: times.to_vec(),
+            seed: search.seed,
+            batch: search.batch,
+        };
+        let report = evaluate(
+            self.backend,
+            hw,
+            &candidate.hardware.device,
+            &compressed,
+            data,
+            &options,
+            &[],
+            |_| Ok(()),
+        )?;
+        let cost = network_cost_compressed(&hw.cost, &compressed.graph, &plan);
+        let parameters = compressed
+            .graph
+            .matrix_nodes()
+            .map(|i| {
+                let (cols, rows) = compressed.graph.nodes[i].op.matrix().unwrap_or((0, 0));
+                rows * cols
+            })
+            .sum();
+        let measurements = report
+            .points
+            .iter()
+            .map(|p| Measurement {
+                float_accuracy: report.float_accuracy,
+                accuracies: p.accuracies.clone(),
+                accuracy: p.mean,
+                energy_uj: (cost.energy.total() + cost.leakage_j) * 1e6,
+                latency_us: cost.period_s * 1e6,
+                area_mm2: cost.area.total() * 1e6,
+                tops_per_w: cost.tops_per_w,
+                parameters,
+            })
+            .collect();
+        Ok((measurements, cost))
+    }
+
+    /// The search's measurement of one candidate: the validation images, the experiment's
+    /// instances, the deployment drift time.
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn measure(&self, candidate: &Candidate) -> Result<Measurement> {
+        let net = self.subnet(candidate)?;
+        let hw = self.hardware(candidate)?;
+        let (mut m, _) = self.measure_network(
+            candidate,
+            &net,
+            &hw,
+            &self.validation,
+            std::slice::from_ref(&self.experiment.drift),
+            self.experiment.file.hardware.instances,
+        )?;
+        Ok(m.remove(0))
+    }
+}

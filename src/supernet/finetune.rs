@@ -1,0 +1,182 @@
+//! Hardware-aware fine-tuning of a subnet with successive halving over (learning rate, noise
+//! level): every configuration trains for the first rung's epochs and is measured on chips;
+//! the better half continues for twice as many epochs, and so on until one is left.
+//!
+//! Every rung's outcome is logged and its network saved, so a resumed run neither loses nor
+//! repeats a rung.
+
+use super::evaluate::{CandidateEvaluator, Measurement};
+use super::genome::Candidate;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::network::Network;
+use crate::network::chips::NetworkBackend;
+use crate::train::checkpoint::{batch_tensors, progress_bar};
+use crate::train::{Hwa, TrainNet};
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One configuration's outcome at one rung.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RungResult {
+    /// Index of the fine-tuned subnet among those selected.
+    pub subnet: usize,
+    /// 0-based rung.
+    pub rung: usize,
+    /// Learning rate.
+    pub learning_rate: f64,
+    /// Weight noise level.
+    pub noise: f32,
+    /// Epochs trained in all after this rung.
+    pub epochs: usize,
+    /// The chips' verdict.
+    pub measurement: Measurement,
+}
+
+/// Trains `net` for `epochs` epochs of Adam at `learning_rate` with weight noise `noise`
+/// on `train` (normalised images).
+///
+/// # Errors
+/// Diverged training.
+#[allow(clippy::too_many_arguments)]
+pub fn train_epochs(
+    net: &Network,
+    train: &Dataset,
+    learning_rate: f64,
+    noise: f32,
+    epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    device: &Device,
+    progress: bool,
+) -> Result<Network> {
+    let device = device.clone().autodiff();
+    device.seed(seed);
+    let mut model = TrainNet::from_network(net, &device);
+    let mut optim: ModuleOptimizer = AdamConfig::new().init();
+    let hwa = (noise > 0.0).then(|| Hwa::noise(noise));
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let steps = train.len().div_ceil(batch_size);
+    for epoch in 0..epochs {
+        let order = train.shuffled(seed ^ ((epoch as u64 + 1) << 40));
+        let bar = progress_bar(progress, steps, format!("fine-tune epoch {}", epoch + 1));
+        for start in (0..order.len()).step_by(batch_size) {
+            let end = (start + batch_size).min(order.len());
+            let (images, labels) = batch_tensors(&order, start..end, &device);
+            let loss = loss_fn.forward(model.forward(images, hwa.as_ref()), labels);
+            let value = loss.clone().into_scalar::<f32>();
+            if !value.is_finite() {
+                return Err(Error::Training(format!(
+                    "fine-tuning loss is {value} at learning rate {learning_rate}: diverged"
+                )));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(learning_rate, model, grads);
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    }
+    model.valid().to_network(net.normalization.clone())
+}
+
+/// Successive halving for one subnet. `done` holds rungs already logged (with their saved
+/// networks in `dir`); `on_rung` is told every new result to log it. Returns the winning
+/// configuration's network and every result.
+///
+/// # Errors
+/// Training, engine or I/O failures.
+#[allow(clippy::too_many_arguments)]
+pub fn successive_halving<B: NetworkBackend>(
+    evaluator: &CandidateEvaluator<'_, B>,
+    subnet: usize,
+    candidate: &Candidate,
+    start: &Network,
+    train: &Dataset,
+    dir: &Path,
+    done: &[RungResult],
+    progress: bool,
+    mut on_rung: impl FnMut(&RungResult) -> Result<()>,
+) -> Result<(Network, Vec<RungResult>)> {
+    let settings = &evaluator.experiment.file.finetune;
+    let seed = evaluator.experiment.file.supernet.seed;
+    let batch_size = evaluator.experiment.file.supernet.batch_size;
+    let hw = evaluator.hardware(candidate)?;
+    let configs: Vec<(f64, f32)> = settings
+        .learning_rates
+        .iter()
+        .flat_map(|&lr| settings.noise_levels.iter().map(move |&n| (lr, n)))
+        .collect();
+    // (config index, network so far, epochs so far)
+    let mut alive: Vec<(usize, Network, usize)> =
+        (0..configs.len()).map(|k| (k, start.clone(), 0)).collect();
+    let mut results = Vec::new();
+    let mut rung = 0;
+    loop {
+        let epochs_now = settings.rung_epochs << rung;
+        let mut scored = Vec::with_capacity(alive.len());
+        for (k, net, epochs) in alive {
+            let (lr, noise) = configs[k];
+            let folder = dir.join(format!("config{k}-rung{rung}"));
+            let logged = done.iter().find(|r| {
+                r.subnet == subnet && r.rung == rung && r.learning_rate == lr && r.noise == noise
+            });
+            let (trained, result) = match logged {
+                Some(r) if folder.join(crate::network::ARCH_FILE).exists() => {
+                    (Network::load(&folder)?, r.clone())
+                }
+                _ => {
+                    let more = epochs_now - epochs;
+                    let trained = train_epochs(
+                        &net,
+                        train,
+                        lr,
+                        noise,
+                        more,
+                        batch_size,
+                        seed ^ (k as u64) << 8 ^ rung as u64,
+                        &evaluator.device,
+                        progress,
+                    )?;
+                    let (mut m, _) = evaluator.measure_network(
+                        candidate,
+                        &trained,
+                        &hw,
+                        &evaluator.validation,
+                        std::slice::from_ref(&evaluator.experiment.drift),
+                        evaluator.experiment.file.hardware.instances,
+                    )?;
+                    trained.save(&folder)?;
+                    let result = RungResult {
+                        subnet,
+                        rung,
+                        learning_rate: lr,
+                        noise,
+                        epochs: epochs_now,
+                        measurement: m.remove(0),
+                    };
+                    on_rung(&result)?;
+                    (trained, result)
+                }
+            };
+            scored.push((k, trained, epochs_now, result.measurement.accuracy));
+            results.push(result);
+        }
+        // The better half goes on (ties to the earlier configuration).
+        scored.sort_by(|a, b| b.3.total_cmp(&a.3).then(a.0.cmp(&b.0)));
+        if scored.len() == 1 {
+            let (_, net, _, _) = scored.remove(0);
+            return Ok((net, results));
+        }
+        scored.truncate(scored.len().div_ceil(2));
+        alive = scored.into_iter().map(|(k, n, e, _)| (k, n, e)).collect();
+        rung += 1;
+    }
+}

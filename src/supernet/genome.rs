@@ -1,0 +1,270 @@
+//! The joint genome: architecture genes (stem width; per stage a depth, a width and a kernel
+//! per block), compression genes (per stage weight bits and a row-pruning fraction) and
+//! hardware genes (device, tile size, DAC bits, ADC bits, columns per ADC), all choice genes
+//! over the experiment's option lists, decoded into a [`Candidate`].
+
+use super::config::ExperimentFile;
+use crate::network::arch::{MacroArch, StageArch};
+use crate::search::{Gene, GeneKind, Genome, Space};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Stages of the macro space.
+pub const STAGES: usize = 3;
+
+/// The hardware a candidate runs on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HardwareChoice {
+    /// Hardware configuration (preset or file) of the device.
+    pub device: String,
+    /// Square tile side (rows = columns).
+    pub tile: u32,
+    /// DAC bits.
+    pub dac_bits: u32,
+    /// ADC bits.
+    pub adc_bits: u32,
+    /// Columns per ADC.
+    pub cols_per_adc: u32,
+}
+
+/// A decoded genome: what is built, compressed and costed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Stem width.
+    pub stem: usize,
+    /// Per stage: width and the kernel of each block.
+    pub stages: Vec<(usize, Vec<usize>)>,
+    /// Weight bits per stage.
+    pub weight_bits: Vec<u32>,
+    /// Fraction of input rows pruned per stage.
+    pub prune: Vec<f64>,
+    /// The hardware.
+    pub hardware: HardwareChoice,
+}
+
+impl Candidate {
+    /// The network family member (with projection shortcuts in every stage, as the
+    /// supernet has).
+    pub fn arch(&self) -> MacroArch {
+        MacroArch {
+            stem: self.stem,
+            stages: self
+                .stages
+                .iter()
+                .map(|(width, kernels)| StageArch {
+                    width: *width,
+                    kernels: kernels.clone(),
+                })
+                .collect(),
+            always_project: true,
+        }
+    }
+
+    /// One line: `stem8 | 16:k3,5 24:k3 32:k5 | w8,6,4 p0,0.25,0.5 | pcm t128 dac6 adc6 c8`.
+    /// Genomes that differ only in genes this candidate does not use (kernels of blocks it
+    /// lacks) give the same line, which is the key of the evaluation cache.
+    pub fn describe(&self) -> String {
+        let stages: Vec<String> = self
+            .stages
+            .iter()
+            .map(|(w, k)| {
+                let k: Vec<String> = k.iter().map(usize::to_string).collect();
+                format!("{w}:k{}", k.join(","))
+            })
+            .collect();
+        let bits: Vec<String> = self.weight_bits.iter().map(u32::to_string).collect();
+        let prune: Vec<String> = self.prune.iter().map(f64::to_string).collect();
+        let h = &self.hardware;
+        format!(
+            "stem{} | {} | w{} p{} | {} t{} dac{} adc{} c{}",
+            self.stem,
+            stages.join(" "),
+            bits.join(","),
+            prune.join(","),
+            h.device,
+            h.tile,
+            h.dac_bits,
+            h.adc_bits,
+            h.cols_per_adc
+        )
+    }
+}
+
+/// The genes of an experiment and their option lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JointSpace {
+    file: ExperimentFile,
+    max_depth: usize,
+}
+
+impl JointSpace {
+    /// The space of `file`'s option lists (checked by [`super::config::Experiment`]).
+    pub fn new(file: &ExperimentFile) -> JointSpace {
+        JointSpace {
+            file: file.clone(),
+            max_depth: file.space.depths.iter().copied().max().unwrap_or(1),
+        }
+    }
+
+    /// The genes, in genome order.
+    pub fn space(&self) -> Space {
+        let f = &self.file;
+        let mut genes = Vec::new();
+        let mut gene = |name: String, options: usize| {
+            genes.push(Gene {
+                name,
+                kind: GeneKind::Choice { options },
+            })
+        };
+        gene("stem".into(), f.space.stem_widths.len());
+        for s in 0..STAGES {
+            gene(format!("stage{}.depth", s + 1), f.space.depths.len());
+            gene(format!("stage{}.width", s + 1), f.space.stage_widths[s].len());
+            for b in 0..self.max_depth {
+                gene(format!("stage{}.block{b}.kernel", s + 1), f.space.kernels.len());
+            }
+        }
+        for s in 0..STAGES {
+            gene(format!("stage{}.weight_bits", s + 1), f.compression.weight_bits.len());
+            gene(format!("stage{}.prune", s + 1), f.compression.prune_fractions.len());
+        }
+        let h = &f.hardware;
+        gene("device".into(), h.devices.len());
+        gene("tile".into(), h.tile_sizes.len());
+        gene("dac_bits".into(), h.dac_bits.len());
+        gene("adc_bits".into(), h.adc_bits.len());
+        gene("cols_per_adc".into(), h.cols_per_adc.len());
+        Space { genes }
+    }
+
+    /// The candidate a genome encodes.
+    pub fn decode(&self, genome: &Genome) -> Candidate {
+        let f = &self.file;
+        let mut genes = genome.iter().map(|&v| v as usize);
+        let mut next = || genes.next().unwrap_or(0);
+        let stem = f.space.stem_widths[next()];
+        let mut stages = Vec::with_capacity(STAGES);
+        for s in 0..STAGES {
+            let depth = f.space.depths[next()];
+            let width = f.space.stage_widths[s][next()];
+            let kernels: Vec<usize> = (0..self.max_depth)
+                .map(|_| f.space.kernels[next()])
+                .collect();
+            stages.push((width, kernels[..depth].to_vec()));
+        }
+        let mut weight_bits = Vec::with_capacity(STAGES);
+        let mut prune = Vec::with_capacity(STAGES);
+        for _ in 0..STAGES {
+            weight_bits.push(f.compression.weight_bits[next()]);
+            prune.push(f.compression.prune_fractions[next()]);
+        }
+        let h = &f.hardware;
+        let hardware = HardwareChoice {
+            device: h.devices[next()].clone(),
+            tile: h.tile_sizes[next()],
+            dac_bits: h.dac_bits[next()],
+            adc_bits: h.adc_bits[next()],
+            cols_per_adc: h.cols_per_adc[next()],
+        };
+        Candidate {
+            stem,
+            stages,
+            weight_bits,
+            prune,
+            hardware,
+        }
+    }
+
+    /// The supernet: the largest value of every architecture gene.
+    pub fn largest(&self) -> MacroArch {
+        self.extreme(|v| v.iter().copied().max().unwrap_or(1))
+    }
+
+    /// The smallest subnet.
+    pub fn smallest(&self) -> MacroArch {
+        self.extreme(|v| v.iter().copied().min().unwrap_or(1))
+    }
+
+    fn extreme(&self, pick: impl Fn(&[usize]) -> usize) -> MacroArch {
+        let s = &self.file.space;
+        MacroArch {
+            stem: pick(&s.stem_widths),
+            stages: (0..STAGES)
+                .map(|i| StageArch {
+                    width: pick(&s.stage_widths[i]),
+                    kernels: vec![pick(&s.kernels); pick(&s.depths)],
+                })
+                .collect(),
+            always_project: true,
+        }
+    }
+
+    /// A uniformly drawn architecture (the sandwich rule's random subnets).
+    pub fn random_arch(&self, rng: &mut impl Rng) -> MacroArch {
+        let s = &self.file.space;
+        let mut pick = |v: &[usize]| v[rng.random_range(0..v.len())];
+        let stem = pick(&s.stem_widths);
+        let stages = (0..STAGES)
+            .map(|i| {
+                let depth = pick(&s.depths);
+                StageArch {
+                    width: pick(&s.stage_widths[i]),
+                    kernels: (0..depth).map(|_| pick(&s.kernels)).collect(),
+                }
+            })
+            .collect();
+        MacroArch {
+            stem,
+            stages,
+            always_project: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn genomes_decode_to_their_options() {
+        let file = ExperimentFile::default();
+        let joint = JointSpace::new(&file);
+        let space = joint.space();
+        // stem + 3 x (depth, width, 3 kernels) + 3 x (bits, prune) + 5 hardware genes.
+        assert_eq!(space.genes.len(), 1 + 3 * 5 + 6 + 5);
+        let zero = joint.decode(&vec![0.0; space.genes.len()]);
+        assert_eq!(zero.stem, 8);
+        assert_eq!(zero.stages[0], (8, vec![3]));
+        assert_eq!(zero.hardware.device, "pcm");
+        let last: Genome = space
+            .genes
+            .iter()
+            .map(|g| match g.kind {
+                GeneKind::Choice { options } => (options - 1) as f64,
+                GeneKind::Real { high, .. } => high,
+            })
+            .collect();
+        let top = joint.decode(&last);
+        assert_eq!(top.arch(), joint.largest());
+        assert_eq!(top.weight_bits, vec![8, 8, 8]);
+        assert_eq!(top.prune, vec![0.5, 0.5, 0.5]);
+        assert_eq!(top.hardware.tile, 256);
+
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..20 {
+            let arch = joint.random_arch(&mut rng);
+            for (stage, (small, large)) in joint
+                .smallest()
+                .stages
+                .iter()
+                .zip(&joint.largest().stages)
+                .enumerate()
+            {
+                let got = &arch.stages[stage];
+                assert!((small.width..=large.width).contains(&got.width));
+                assert!((1..=3).contains(&got.kernels.len()));
+            }
+        }
+    }
+}
