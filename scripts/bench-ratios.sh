@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Runs the crossbar and LeNet benchmarks and prints each analog backend's time as a ratio of
+# Runs the crossbar, LeNet and search benchmarks and prints each analog backend's time as a ratio of
 # the plain f32 baseline measured in the same run (the figures in the README).
 # Usage: scripts/bench-ratios.sh [extra criterion arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench --bench crossbar --bench lenet -- "$@"
+cargo bench --bench crossbar --bench lenet --bench search -- "$@"
 python3 - <<'PY'
 import json, pathlib
 root = pathlib.Path("target/criterion")
-for group in sorted(p for p in list(root.glob("mvm_*")) + list(root.glob("lenet_*")) if p.is_dir()):
+for group in sorted(p for p in list(root.glob("mvm_*")) + list(root.glob("lenet_*")) + list(root.glob("candidates_*")) if p.is_dir()):
     def mean(bench):
         est = bench / "new" / "estimates.json"
         return json.loads(est.read_text())["mean"]["point_estimate"] / 1e6 if est.exists() else None

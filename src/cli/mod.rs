@@ -32,6 +32,9 @@ enum Command {
     /// Search on a supernet trained by an earlier `imcnas run` (its `supernet` folder) and
     /// report the Pareto front, without fine-tuning or final evaluation.
     Search(run::SearchArgs),
+    /// How well a supernet ranks subnets: sampled subnets' accuracy with the shared weights
+    /// against the same subnets trained from scratch (Kendall's tau).
+    Rank(run::RankArgs),
     /// The crossbar engine on a random 512x512 layer under every hardware preset, errors
     /// against the float GEMM.
     Demo(demo::DemoArgs),
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Search(args) => run::search(&args),
+        Command::Rank(args) => run::rank(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Mvm(args) => mvm::run(&args),
         Command::Train(args) => train::run(&args),

@@ -57,6 +57,68 @@ pub struct SearchArgs {
     quiet: bool,
 }
 
+/// Arguments of `imcnas rank`.
+#[derive(clap::Args, Debug)]
+pub struct RankArgs {
+    /// Experiment file (TOML) the supernet was trained with; none = the embedded digits
+    /// experiment.
+    #[arg(value_name = "EXPERIMENT.toml")]
+    experiment: Option<PathBuf>,
+    /// Folder of the supernet (RUN/supernet); trained, or finished, first when needed.
+    #[arg(long, value_name = "DIR")]
+    supernet: PathBuf,
+    /// Subnets drawn.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    subnets: u32,
+    /// Epochs of each subnet's training from scratch.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    epochs: u32,
+    /// Override an experiment key (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// The report (JSON), continued if it holds the same settings.
+    #[arg(long, value_name = "FILE", default_value = "rank.json")]
+    out: PathBuf,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs `imcnas rank`.
+///
+/// # Errors
+/// A bad experiment, training or I/O failures.
+pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
+    let experiment = Experiment::load(args.experiment.as_deref(), &args.overrides)?;
+    let report = imcnas::supernet::rank::rank_supernet(
+        &experiment,
+        &args.supernet,
+        args.subnets as usize,
+        args.epochs as usize,
+        &args.out,
+        !args.quiet,
+    )?;
+    println!(
+        "{:>9}  {:>12}  subnet",
+        "supernet", "from scratch"
+    );
+    for r in &report.subnets {
+        println!(
+            "{:>8.2}%  {:>11.2}%  {}",
+            100.0 * r.supernet_accuracy,
+            100.0 * r.scratch_accuracy,
+            r.arch
+        );
+    }
+    println!(
+        "Kendall tau over {} subnets: {:.3} (report: {})",
+        report.subnets.len(),
+        report.kendall_tau,
+        args.out.display()
+    );
+    Ok(())
+}
+
 /// Runs `imcnas run`.
 ///
 /// # Errors

@@ -166,6 +166,9 @@ pub struct SupernetSection {
     pub learning_rate: f64,
     /// Hardware-aware weight noise, std relative to each layer's max |W| (0..=0.5). Default 0.02.
     pub noise_eta: f32,
+    /// Hardware-aware gain noise: relative std of a random output-gain error before every
+    /// batch norm, as drift compensation leaves it on a PCM chip (0..=1). Default 0.2.
+    pub gain_noise: f32,
     /// Random subnets per step besides the largest and the smallest (0..=8). Default 2.
     pub random_subnets: usize,
     /// Subnets learn the largest network's soft predictions (in-place distillation)
@@ -182,6 +185,7 @@ impl Default for SupernetSection {
             batch_size: 64,
             learning_rate: 3e-3,
             noise_eta: 0.02,
+            gain_noise: 0.2,
             random_subnets: 2,
             distill: true,
             seed: 0,
@@ -501,6 +505,7 @@ impl ExperimentFile {
             ));
         }
         range("supernet.noise_eta", f64::from(t.noise_eta), 0.0, 0.5)?;
+        range("supernet.gain_noise", f64::from(t.gain_noise), 0.0, 1.0)?;
         range("supernet.random_subnets", t.random_subnets as f64, 0.0, 8.0)?;
 
         let q = &self.search;

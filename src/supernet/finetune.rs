@@ -38,7 +38,7 @@ pub struct RungResult {
 }
 
 /// Trains `net` for `epochs` epochs of Adam at `learning_rate` with weight noise `noise`
-/// on `train` (normalised images).
+/// and gain noise `gain_noise` on `train` (normalised images).
 ///
 /// # Errors
 /// Diverged training.
@@ -48,6 +48,7 @@ pub fn train_epochs(
     train: &Dataset,
     learning_rate: f64,
     noise: f32,
+    gain_noise: f32,
     epochs: usize,
     batch_size: usize,
     seed: u64,
@@ -58,7 +59,8 @@ pub fn train_epochs(
     device.seed(seed);
     let mut model = TrainNet::from_network(net, &device);
     let mut optim: ModuleOptimizer = AdamConfig::new().init();
-    let hwa = (noise > 0.0).then(|| Hwa::noise(noise));
+    let hwa = (noise > 0.0 || gain_noise > 0.0)
+        .then(|| Hwa::noise(noise).with_gain_noise(gain_noise));
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let steps = train.len().div_ceil(batch_size);
     for epoch in 0..epochs {
@@ -139,6 +141,7 @@ pub fn successive_halving<B: NetworkBackend>(
                         train,
                         lr,
                         noise,
+                        evaluator.experiment.file.supernet.gain_noise,
                         more,
                         batch_size,
                         seed ^ (k as u64) << 8 ^ rung as u64,

@@ -7,13 +7,15 @@
 //! recalibrated batch norms, compressed ([`compress`]), run on simulated chips and costed
 //! ([`evaluate`]) inside a multi-objective search; the best subnets are fine-tuned by
 //! successive halving ([`finetune`]) and evaluated again; [`run`] drives it all in a
-//! resumable run folder and [`report`] writes the results.
+//! resumable run folder and [`report`] writes the results. [`rank`] checks the supernet's
+//! ranking of subnets against training them from scratch.
 
 pub mod compress;
 pub mod config;
 pub mod evaluate;
 pub mod finetune;
 pub mod genome;
+pub mod rank;
 pub mod report;
 pub mod run;
 pub mod train;

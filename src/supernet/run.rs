@@ -128,15 +128,15 @@ pub struct RunSummary {
 
 /// The datasets of a run: normalised training images, validation images (raw for the
 /// engine, normalised for burn), test images, and the normalisation.
-struct Splits {
-    train: Dataset,
-    validation: Dataset,
-    validation_normalized: Dataset,
-    test: Dataset,
-    normalization: Normalization,
+pub(super) struct Splits {
+    pub(super) train: Dataset,
+    pub(super) validation: Dataset,
+    pub(super) validation_normalized: Dataset,
+    pub(super) test: Dataset,
+    pub(super) normalization: Normalization,
 }
 
-fn load_splits(experiment: &Experiment) -> Result<Splits> {
+pub(super) fn load_splits(experiment: &Experiment) -> Result<Splits> {
     let d = &experiment.file.data;
     let all = data::load(experiment.dataset, Split::Train, d.data_dir.as_deref())?;
     let (mut train, validation) =

@@ -97,7 +97,8 @@ pub fn train_supernet(
         (model, optim, history) = (loaded, loaded_optim, state.history);
     }
 
-    let hwa = (settings.noise_eta > 0.0).then(|| Hwa::noise(settings.noise_eta));
+    let hwa = (settings.noise_eta > 0.0 || settings.gain_noise > 0.0)
+        .then(|| Hwa::noise(settings.noise_eta).with_gain_noise(settings.gain_noise));
     let steps_per_epoch = train.len().div_ceil(settings.batch_size);
     let total_steps = (steps_per_epoch * settings.epochs) as f64;
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
