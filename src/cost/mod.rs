@@ -5,6 +5,7 @@
 
 pub mod memory;
 pub mod model;
+mod subarray;
 pub mod tech;
 
 use crate::config::CostSection;
