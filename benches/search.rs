@@ -7,7 +7,7 @@
 //! The GPU backend is measured when a hardware adapter exists (or with IMCNAS_BENCH_GPU=1,
 //! which also accepts software adapters).
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use imcnas::backend::Backend;
 use imcnas::backend::cpu::CpuBackend;
 use imcnas::backend::gpu::GpuBackend;
@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use std::path::PathBuf;
 
 const IMAGES: usize = 1000;
-const CANDIDATES: usize = 8;
+const CANDIDATES: usize = 4;
 
 fn search(c: &mut Criterion) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -60,6 +60,8 @@ fn search(c: &mut Criterion) {
 
     let mut group = c.benchmark_group(format!("candidates_{IMAGES}_images_4_chips"));
     group.throughput(Throughput::Elements(CANDIDATES as u64));
+    // Seconds per iteration: the same few iterations per sample, not criterion's ramp.
+    group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
     let cpu = CandidateEvaluator {
         experiment: &experiment,

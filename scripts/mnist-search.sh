@@ -6,19 +6,19 @@
 #   3. the supernet's ranking of 20 sampled subnets against the same subnets trained from
 #      scratch on MNIST (Kendall's tau), on the supernet of step 2.
 # Usage: scripts/mnist-search.sh [OUT_DIR]   (default runs/)
-# Environment: DATA (dataset folder, default ../shared/datasets), EPOCHS (from-scratch
-# epochs per subnet, default 2).
+# Environment: DATA (dataset folder, default ../shared/datasets), SKIP_DIGITS=1 (skip step 1),
+# EPOCHS (from-scratch epochs per subnet, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs}
 data=${DATA:-../shared/datasets}
-epochs=${EPOCHS:-2}
+epochs=${EPOCHS:-1}
 cargo build --quiet
 bin=target/debug/imcnas
 
 resume() { [ -f "$1/experiment.toml" ] && echo --resume || true; }
 
-time "$bin" run --backend cpu --out "$out/digits" $(resume "$out/digits")
+[ -n "${SKIP_DIGITS:-}" ] || time "$bin" run --backend cpu --out "$out/digits" $(resume "$out/digits")
 time "$bin" run models/experiment-mnist.toml --backend cpu --set data.data_dir="$data" \
   --out "$out/mnist" $(resume "$out/mnist")
 time "$bin" rank models/experiment-mnist.toml --set data.data_dir="$data" \

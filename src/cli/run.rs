@@ -5,16 +5,13 @@ use super::{AnyBackend, BackendChoice, with_backend};
 use imcnas::supernet::{Experiment, RunOptions, RunSummary};
 use std::path::PathBuf;
 
-/// Arguments of `imcnas run`.
+/// What `imcnas run` and `imcnas search` share.
 #[derive(clap::Args, Debug)]
-pub struct RunArgs {
+pub struct ExperimentArgs {
     /// Experiment file (TOML); none = the embedded digits experiment
     /// (models/experiment-digits.toml).
     #[arg(value_name = "EXPERIMENT.toml")]
     experiment: Option<PathBuf>,
-    /// Run folder.
-    #[arg(long, value_name = "DIR", default_value = "runs/experiment")]
-    out: PathBuf,
     /// Continue the run in --out where it stopped (same experiment and --set values).
     #[arg(long)]
     resume: bool,
@@ -29,32 +26,28 @@ pub struct RunArgs {
     quiet: bool,
 }
 
+/// Arguments of `imcnas run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: ExperimentArgs,
+    /// Run folder.
+    #[arg(long, value_name = "DIR", default_value = "runs/experiment")]
+    out: PathBuf,
+}
+
 /// Arguments of `imcnas search`.
 #[derive(clap::Args, Debug)]
 pub struct SearchArgs {
-    /// Experiment file (TOML) the supernet was trained with; none = the embedded digits
-    /// experiment.
-    #[arg(value_name = "EXPERIMENT.toml")]
-    experiment: Option<PathBuf>,
-    /// Folder of the trained supernet (RUN/supernet of an `imcnas run`); a supernet whose
-    /// training was cut short is trained to the end first.
+    #[command(flatten)]
+    common: ExperimentArgs,
+    /// Folder of the trained supernet (RUN/supernet of an `imcnas run`, trained with the same
+    /// experiment); a supernet whose training was cut short is trained to the end first.
     #[arg(long, value_name = "DIR")]
     supernet: PathBuf,
     /// Output folder of the search.
     #[arg(long, value_name = "DIR", default_value = "runs/search")]
     out: PathBuf,
-    /// Continue the search in --out where it stopped.
-    #[arg(long)]
-    resume: bool,
-    /// Override an experiment key, e.g. --set search.strategy=random (repeatable).
-    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
-    overrides: Vec<String>,
-    /// Where the chips run.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
-    /// No progress bars.
-    #[arg(long)]
-    quiet: bool,
 }
 
 /// Arguments of `imcnas rank`.
@@ -98,10 +91,7 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
         &args.out,
         !args.quiet,
     )?;
-    println!(
-        "{:>9}  {:>12}  subnet",
-        "supernet", "from scratch"
-    );
+    println!("{:>9}  {:>12}  subnet", "supernet", "from scratch");
     for r in &report.subnets {
         println!(
             "{:>8.2}%  {:>11.2}%  {}",
@@ -124,15 +114,7 @@ pub fn rank(args: &RankArgs) -> anyhow::Result<()> {
 /// # Errors
 /// A bad experiment (before any work), a folder holding another run, run failures.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let experiment = Experiment::load(args.experiment.as_deref(), &args.overrides)?;
-    let options = RunOptions {
-        out: args.out.clone(),
-        resume: args.resume,
-        progress: !args.quiet,
-        supernet: None,
-        search_only: false,
-    };
-    execute(&experiment, args.backend, &options)
+    execute(&args.common, args.out.clone(), None)
 }
 
 /// Runs `imcnas search`.
@@ -140,30 +122,32 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// # Errors
 /// As [`run`].
 pub fn search(args: &SearchArgs) -> anyhow::Result<()> {
-    if !args.supernet.join(imcnas::supernet::train::SUPERNET_CHECKPOINT).is_file() {
+    if !args
+        .supernet
+        .join(imcnas::supernet::train::SUPERNET_CHECKPOINT)
+        .is_file()
+    {
         anyhow::bail!(
             "--supernet {}: no {} there (train one with imcnas run)",
             args.supernet.display(),
             imcnas::supernet::train::SUPERNET_CHECKPOINT
         );
     }
-    let experiment = Experiment::load(args.experiment.as_deref(), &args.overrides)?;
-    let options = RunOptions {
-        out: args.out.clone(),
-        resume: args.resume,
-        progress: !args.quiet,
-        supernet: Some(args.supernet.clone()),
-        search_only: true,
-    };
-    execute(&experiment, args.backend, &options)
+    execute(&args.common, args.out.clone(), Some(args.supernet.clone()))
 }
 
-fn execute(
-    experiment: &Experiment,
-    backend: BackendChoice,
-    options: &RunOptions,
-) -> anyhow::Result<()> {
-    let backend = AnyBackend::open(backend)?;
+/// Loads the experiment (refusing a bad one before any work) and runs it; with `supernet`,
+/// the search alone on that supernet.
+fn execute(args: &ExperimentArgs, out: PathBuf, supernet: Option<PathBuf>) -> anyhow::Result<()> {
+    let experiment = &Experiment::load(args.experiment.as_deref(), &args.overrides)?;
+    let options = &RunOptions {
+        out,
+        resume: args.resume,
+        progress: !args.quiet,
+        search_only: supernet.is_some(),
+        supernet,
+    };
+    let backend = AnyBackend::open(args.backend)?;
     if options.progress {
         eprintln!(
             "experiment {} -> {} (chips on {})",
@@ -186,13 +170,7 @@ fn print_summary(summary: &RunSummary) {
         summary.hypervolume.first().copied().unwrap_or(0.0),
         summary.hypervolume.last().copied().unwrap_or(0.0)
     );
-    let mut front = summary.front.clone();
-    front.sort_by(|&a, &b| {
-        summary.evaluations[b]
-            .measurement
-            .accuracy
-            .total_cmp(&summary.evaluations[a].measurement.accuracy)
-    });
+    let front = summary.front_by_accuracy();
     println!(
         "{:>4}  {:>8}  {:>11}  {:>12}  {:>10}  candidate",
         "#", "accuracy", "energy (uJ)", "latency (us)", "area (mm2)"

@@ -378,13 +378,7 @@ fn summary_md(experiment: &Experiment, summary: &RunSummary) -> String {
         md,
         "\n### Pareto front (validation images)\n\n| # | candidate | chip accuracy | float | energy (uJ) | latency (us) | area (mm^2) |\n| --- | --- | --- | --- | --- | --- | --- |"
     );
-    let mut front = summary.front.clone();
-    front.sort_by(|&a, &b| {
-        summary.evaluations[b]
-            .measurement
-            .accuracy
-            .total_cmp(&summary.evaluations[a].measurement.accuracy)
-    });
+    let front = summary.front_by_accuracy();
     for i in front {
         let r = &summary.evaluations[i];
         let m = &r.measurement;

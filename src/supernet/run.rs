@@ -126,6 +126,20 @@ pub struct RunSummary {
     pub seconds: f64,
 }
 
+impl RunSummary {
+    /// The front's indices into [`Self::evaluations`], most accurate first.
+    pub fn front_by_accuracy(&self) -> Vec<usize> {
+        let mut front = self.front.clone();
+        front.sort_by(|&a, &b| {
+            self.evaluations[b]
+                .measurement
+                .accuracy
+                .total_cmp(&self.evaluations[a].measurement.accuracy)
+        });
+        front
+    }
+}
+
 /// The datasets of a run: normalised training images, validation images (raw for the
 /// engine, normalised for burn), test images, and the normalisation.
 pub(super) struct Splits {
