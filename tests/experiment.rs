@@ -113,7 +113,10 @@ fn a_killed_run_resumes_without_losing_or_repeating_an_evaluation() {
     let deadline = Instant::now() + Duration::from_secs(600);
     while log_lines(&log).len() < 3 {
         assert!(Instant::now() < deadline, "the search never started");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended too soon");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended too soon"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
@@ -162,16 +165,29 @@ fn a_bad_experiment_is_refused_before_any_work() {
         ("[search]\npopulation = 1\n", vec![], "search.population"),
         ("", vec!["hardware.devices=[\"pcm\", \"nope\"]"], "nope"),
         ("", vec!["hardware.tile_sizes=[8]"], "hardware.cols_per_adc"),
-        ("", vec!["space.stage_widths=[[8], [8]]"], "space.stage_widths"),
+        (
+            "",
+            vec!["space.stage_widths=[[8], [8]]"],
+            "space.stage_widths",
+        ),
         ("", vec!["space.kernels=[4]"], "space.kernels"),
         ("", vec!["final.times=[\"2x\"]"], "final.times"),
         ("", vec!["data.dataset=imagenet"], "data.dataset"),
+        (
+            "",
+            vec!["data.dataset=mnist", "data.data_dir=/nonexistent-data"],
+            "nonexistent-data",
+        ),
         ("[search\n", vec![], "bad.toml"),
     ] {
         std::fs::write(&file, text).unwrap();
         let out = dir.join("out");
         let mut command = Command::new(env!("CARGO_BIN_EXE_imcnas"));
-        command.arg("run").arg(&file).arg("--out").arg(&out);
+        command
+            .args(["run", "--backend", "cpu", "--quiet"])
+            .arg(&file)
+            .arg("--out")
+            .arg(&out);
         for s in &sets {
             command.args(["--set", s]);
         }

@@ -392,7 +392,10 @@ impl Experiment {
         adc_bits: u32,
         cols_per_adc: u32,
     ) -> Result<config::HwConfig> {
-        config::load(device, &hardware_overrides(tile, dac_bits, adc_bits, cols_per_adc))
+        config::load(
+            device,
+            &hardware_overrides(tile, dac_bits, adc_bits, cols_per_adc),
+        )
     }
 }
 
@@ -471,12 +474,21 @@ impl ExperimentFile {
         }
 
         let c = &self.compression;
-        list("compression.weight_bits", &ints32(&c.weight_bits), 2.0, 16.0)?;
+        list(
+            "compression.weight_bits",
+            &ints32(&c.weight_bits),
+            2.0,
+            16.0,
+        )?;
         list("compression.prune_fractions", &c.prune_fractions, 0.0, 0.95)?;
 
         let h = &self.hardware;
         if h.devices.is_empty() {
-            return Err(fail("hardware.devices", "[]".into(), "expected at least one"));
+            return Err(fail(
+                "hardware.devices",
+                "[]".into(),
+                "expected at least one",
+            ));
         }
         list("hardware.tile_sizes", &ints32(&h.tile_sizes), 4.0, 1024.0)?;
         list("hardware.dac_bits", &ints32(&h.dac_bits), 2.0, 16.0)?;
@@ -489,10 +501,13 @@ impl ExperimentFile {
             f64::from(smallest_tile),
         )?;
         range("hardware.instances", f64::from(h.instances), 1.0, 1000.0)?;
-        let drift: DriftTime = h
-            .drift
-            .parse()
-            .map_err(|_| fail("hardware.drift", h.drift.clone(), "expected e.g. 0, 1h, 1d, 1y"))?;
+        let drift: DriftTime = h.drift.parse().map_err(|_| {
+            fail(
+                "hardware.drift",
+                h.drift.clone(),
+                "expected e.g. 0, 1h, 1d, 1y",
+            )
+        })?;
 
         let t = &self.supernet;
         range("supernet.epochs", t.epochs as f64, 1.0, 10_000.0)?;
@@ -511,13 +526,27 @@ impl ExperimentFile {
         let q = &self.search;
         range("search.population", q.population as f64, 2.0, 10_000.0)?;
         range("search.budget", q.budget as f64, 1.0, 1e7)?;
-        range("search.sample_size", q.sample_size as f64, 1.0, q.population as f64)?;
-        range("search.calibration_batches", q.calibration_batches as f64, 1.0, 1000.0)?;
+        range(
+            "search.sample_size",
+            q.sample_size as f64,
+            1.0,
+            q.population as f64,
+        )?;
+        range(
+            "search.calibration_batches",
+            q.calibration_batches as f64,
+            1.0,
+            1000.0,
+        )?;
         range("search.batch", q.batch as f64, 1.0, 65_536.0)?;
         range("search.max_area_mm2", q.max_area_mm2, 0.0, 1e6)?;
         range("search.min_accuracy", q.min_accuracy, 0.0, 1.0)?;
         if q.objectives.is_empty() {
-            return Err(fail("search.objectives", "[]".into(), "expected at least one"));
+            return Err(fail(
+                "search.objectives",
+                "[]".into(),
+                "expected at least one",
+            ));
         }
         for (i, o) in q.objectives.iter().enumerate() {
             if q.objectives[..i].contains(o) {

@@ -59,8 +59,8 @@ pub fn train_epochs(
     device.seed(seed);
     let mut model = TrainNet::from_network(net, &device);
     let mut optim: ModuleOptimizer = AdamConfig::new().init();
-    let hwa = (noise > 0.0 || gain_noise > 0.0)
-        .then(|| Hwa::noise(noise).with_gain_noise(gain_noise));
+    let hwa =
+        (noise > 0.0 || gain_noise > 0.0).then(|| Hwa::noise(noise).with_gain_noise(gain_noise));
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let steps = train.len().div_ceil(batch_size);
     for epoch in 0..epochs {

@@ -119,14 +119,26 @@ impl JointSpace {
         gene("stem".into(), f.space.stem_widths.len());
         for s in 0..STAGES {
             gene(format!("stage{}.depth", s + 1), f.space.depths.len());
-            gene(format!("stage{}.width", s + 1), f.space.stage_widths[s].len());
+            gene(
+                format!("stage{}.width", s + 1),
+                f.space.stage_widths[s].len(),
+            );
             for b in 0..self.max_depth {
-                gene(format!("stage{}.block{b}.kernel", s + 1), f.space.kernels.len());
+                gene(
+                    format!("stage{}.block{b}.kernel", s + 1),
+                    f.space.kernels.len(),
+                );
             }
         }
         for s in 0..STAGES {
-            gene(format!("stage{}.weight_bits", s + 1), f.compression.weight_bits.len());
-            gene(format!("stage{}.prune", s + 1), f.compression.prune_fractions.len());
+            gene(
+                format!("stage{}.weight_bits", s + 1),
+                f.compression.weight_bits.len(),
+            );
+            gene(
+                format!("stage{}.prune", s + 1),
+                f.compression.prune_fractions.len(),
+            );
         }
         let h = &f.hardware;
         gene("device".into(), h.devices.len());

@@ -10,9 +10,8 @@ use super::run::load_splits;
 use super::train::train_supernet;
 use crate::data::{Dataset, Normalization};
 use crate::error::Result;
-use crate::io::write_atomic;
-use std::path::Path;
 use crate::eval::accuracy;
+use crate::io::write_atomic;
 use crate::network::Network;
 use crate::network::matrices::FloatMatrices;
 use crate::train::TrainNet;
@@ -22,6 +21,7 @@ use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// One sampled subnet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,7 +51,8 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
             }
         }
     }
-    let denominator = ((concordant + discordant + ties_a) * (concordant + discordant + ties_b)).sqrt();
+    let denominator =
+        ((concordant + discordant + ties_a) * (concordant + discordant + ties_b)).sqrt();
     if denominator == 0.0 {
         0.0
     } else {
@@ -112,8 +113,7 @@ pub fn rank_subnets(
             &device,
             progress,
         )?;
-        let scratch_accuracy =
-            accuracy(&trained, &FloatMatrices::new(&trained), validation, 256)?;
+        let scratch_accuracy = accuracy(&trained, &FloatMatrices::new(&trained), validation, 256)?;
         let stages: Vec<String> = arch
             .stages
             .iter()

@@ -25,7 +25,12 @@ pub fn hypervolumes(
         .enumerate()
         .map(|(k, o)| match o {
             Objective::Error => 1.0,
-            _ => 1.1 * records.iter().map(|r| r.objectives[k]).fold(f64::MIN_POSITIVE, f64::max),
+            _ => {
+                1.1 * records
+                    .iter()
+                    .map(|r| r.objectives[k])
+                    .fold(f64::MIN_POSITIVE, f64::max)
+            }
         })
         .collect();
     let scaled: Vec<Point> = records
@@ -95,10 +100,17 @@ pub fn spread_by_accuracy(records: &[EvalRecord], front: &[usize], k: usize) -> 
 /// I/O or plotting failures.
 pub fn write_all(experiment: &Experiment, summary: &RunSummary) -> Result<()> {
     let out = &summary.out;
-    let front: Vec<&EvalRecord> = summary.front.iter().map(|&i| &summary.evaluations[i]).collect();
+    let front: Vec<&EvalRecord> = summary
+        .front
+        .iter()
+        .map(|&i| &summary.evaluations[i])
+        .collect();
     write_atomic(&out.join("pareto.json"), pretty(&front).as_bytes())?;
     write_atomic(&out.join("pareto.csv"), pareto_csv(&front).as_bytes())?;
-    write_atomic(&out.join("supernet.json"), pretty(&summary.supernet).as_bytes())?;
+    write_atomic(
+        &out.join("supernet.json"),
+        pretty(&summary.supernet).as_bytes(),
+    )?;
     let mut hv = String::from("generation,evaluations,hypervolume\n");
     for (g, (end, v)) in summary
         .generation_ends
@@ -109,7 +121,10 @@ pub fn write_all(experiment: &Experiment, summary: &RunSummary) -> Result<()> {
         let _ = writeln!(hv, "{},{end},{v:.6}", g + 1);
     }
     write_atomic(&out.join("hypervolume.csv"), hv.as_bytes())?;
-    write_atomic(&out.join("pareto.svg"), pareto_svg(experiment, summary)?.as_bytes())?;
+    write_atomic(
+        &out.join("pareto.svg"),
+        pareto_svg(experiment, summary)?.as_bytes(),
+    )?;
     if let Some(report) = &summary.final_report {
         write_atomic(
             &out.join("accuracy-vs-drift.svg"),
@@ -122,7 +137,10 @@ pub fn write_all(experiment: &Experiment, summary: &RunSummary) -> Result<()> {
             )?;
         }
     }
-    write_atomic(&out.join("summary.md"), summary_md(experiment, summary).as_bytes())
+    write_atomic(
+        &out.join("summary.md"),
+        summary_md(experiment, summary).as_bytes(),
+    )
 }
 
 /// Pretty JSON of a report value.
@@ -138,7 +156,12 @@ fn pareto_csv(front: &[&EvalRecord]) -> String {
         let m = &r.measurement;
         let n = m.accuracies.len() as f64;
         let std = if n > 1.0 {
-            (m.accuracies.iter().map(|a| (a - m.accuracy).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+            (m.accuracies
+                .iter()
+                .map(|a| (a - m.accuracy).powi(2))
+                .sum::<f64>()
+                / (n - 1.0))
+                .sqrt()
         } else {
             0.0
         };
@@ -176,13 +199,17 @@ fn pareto_svg(experiment: &Experiment, summary: &RunSummary) -> Result<String> {
         for (panel, cost) in panels.iter().zip(costs) {
             let value = |r: &EvalRecord| r.measurement.objective(cost);
             let xs: Vec<f64> = summary.evaluations.iter().map(value).collect();
-            let (lo, hi) = xs
-                .iter()
-                .fold((f64::MAX, f64::MIN_POSITIVE), |(a, b), &x| (a.min(x), b.max(x)));
+            let (lo, hi) = xs.iter().fold((f64::MAX, f64::MIN_POSITIVE), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
             let lo = (lo * 0.8).max(hi * 1e-6);
             let mut chart = ChartBuilder::on(panel)
                 .caption(
-                    format!("{}: accuracy vs {}", experiment.file.data.dataset, cost.label()),
+                    format!(
+                        "{}: accuracy vs {}",
+                        experiment.file.data.dataset,
+                        cost.label()
+                    ),
                     ("sans-serif", 16),
                 )
                 .margin(10)
@@ -198,7 +225,11 @@ fn pareto_svg(experiment: &Experiment, summary: &RunSummary) -> Result<String> {
                 .map_err(plot_error)?;
             chart
                 .draw_series(summary.evaluations.iter().map(|r| {
-                    Circle::new((value(r), 100.0 * r.measurement.accuracy), 2, BLACK.mix(0.25))
+                    Circle::new(
+                        (value(r), 100.0 * r.measurement.accuracy),
+                        2,
+                        BLACK.mix(0.25),
+                    )
                 }))
                 .map_err(plot_error)?;
             chart
@@ -227,7 +258,10 @@ fn drift_svg(experiment: &Experiment, report: &FinalReport) -> Result<String> {
             .collect();
         let x_max = seconds.iter().copied().fold(10.0, f64::max) * 2.0;
         let mut chart = ChartBuilder::on(&root)
-            .caption("final subnets: test accuracy vs drift time", ("sans-serif", 18))
+            .caption(
+                "final subnets: test accuracy vs drift time",
+                ("sans-serif", 18),
+            )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(50)
@@ -313,9 +347,11 @@ fn adc_svg(experiment: &Experiment, report: &FinalReport) -> Result<String> {
             .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), &BLUE))
             .map_err(plot_error)?;
         chart
-            .draw_series(points.iter().map(|&(x, y, s)| {
-                ErrorBar::new_vertical(x, y - s, y, y + s, BLUE.filled(), 6)
-            }))
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&(x, y, s)| ErrorBar::new_vertical(x, y - s, y, y + s, BLUE.filled(), 6)),
+            )
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
@@ -365,7 +401,10 @@ fn summary_md(experiment: &Experiment, summary: &RunSummary) -> String {
         summary.generation_ends.len(),
         summary.front.len()
     );
-    let _ = writeln!(md, "| generation | evaluations | hypervolume |\n| --- | --- | --- |");
+    let _ = writeln!(
+        md,
+        "| generation | evaluations | hypervolume |\n| --- | --- | --- |"
+    );
     for (g, (end, v)) in summary
         .generation_ends
         .iter()
@@ -433,7 +472,13 @@ fn summary_md(experiment: &Experiment, summary: &RunSummary) -> String {
             let cells: Vec<String> = e
                 .times
                 .iter()
-                .map(|m| format!("{:.2} ± {:.2}%", 100.0 * m.accuracy, 100.0 * std_of(&m.accuracies)))
+                .map(|m| {
+                    format!(
+                        "{:.2} ± {:.2}%",
+                        100.0 * m.accuracy,
+                        100.0 * std_of(&m.accuracies)
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 md,

@@ -195,13 +195,14 @@ pub fn run<B: NetworkBackend>(
     options: &RunOptions,
 ) -> Result<RunSummary> {
     let started = Instant::now();
+    // Data first: a missing dataset is refused before the run folder exists.
+    let splits = load_splits(experiment)?;
     prepare_folder(experiment, options)?;
     let say = |line: String| {
         if options.progress {
             eprintln!("{line}");
         }
     };
-    let splits = load_splits(experiment)?;
     let joint = JointSpace::new(&experiment.file);
     let device = Device::flex();
 
@@ -258,12 +259,7 @@ pub fn run<B: NetworkBackend>(
             experiment.file.finetune.top_k.max(1),
         );
         let finetuned = finetune_stage(
-            experiment,
-            &evaluator,
-            &splits,
-            &summary,
-            &selected,
-            options,
+            experiment, &evaluator, &splits, &summary, &selected, options,
         )?;
         summary.finetune = finetuned.1;
         summary.final_report = Some(final_stage(
@@ -429,20 +425,15 @@ fn search_stage<B: NetworkBackend>(
         }
         Ok(points)
     };
-    let outcome = search::run(
-        &joint.space(),
-        &settings,
-        &mut evaluate_batch,
-        |outcome| {
-            if let Some(bar) = &bar {
-                let points: Vec<_> = outcome.evaluated.iter().map(|e| e.point.clone()).collect();
-                bar.set_message(format!(
-                    "(front: {})",
-                    search::pareto::pareto_front(&points).len()
-                ));
-            }
-        },
-    )?;
+    let outcome = search::run(&joint.space(), &settings, &mut evaluate_batch, |outcome| {
+        if let Some(bar) = &bar {
+            let points: Vec<_> = outcome.evaluated.iter().map(|e| e.point.clone()).collect();
+            bar.set_message(format!(
+                "(front: {})",
+                search::pareto::pareto_front(&points).len()
+            ));
+        }
+    })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -456,7 +447,10 @@ fn finetune_stage<B: NetworkBackend>(
     summary: &RunSummary,
     selected: &[usize],
     options: &RunOptions,
-) -> Result<(Vec<Option<(crate::network::Network, (f64, f32))>>, Vec<RungResult>)> {
+) -> Result<(
+    Vec<Option<(crate::network::Network, (f64, f32))>>,
+    Vec<RungResult>,
+)> {
     if experiment.file.finetune.top_k == 0 {
         return Ok((vec![None; selected.len()], Vec::new()));
     }
@@ -514,13 +508,18 @@ fn final_stage<B: NetworkBackend>(
         .collect();
     let instances = experiment.file.final_eval.instances;
     let save = |report: &FinalReport| {
-        let json = serde_json::to_string_pretty(report).map_err(|e| Error::Search(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(report).map_err(|e| Error::Search(e.to_string()))?;
         write_atomic(&path, json.as_bytes())
     };
     for (i, &index) in selected.iter().enumerate() {
         let record = &summary.evaluations[index];
         let hw = evaluator.hardware(&record.candidate)?;
-        let mut variants = vec![("supernet weights", evaluator.subnet(&record.candidate)?, None)];
+        let mut variants = vec![(
+            "supernet weights",
+            evaluator.subnet(&record.candidate)?,
+            None,
+        )];
         if let Some((net, config)) = &finetuned[i] {
             variants.push(("fine-tuned", net.clone(), Some(*config)));
         }
@@ -570,7 +569,10 @@ fn final_stage<B: NetworkBackend>(
         .map(|(k, _)| k);
     if let Some(k) = best {
         let entry = report.entries[k].clone();
-        let net = match (&entry.finetune, selected.iter().position(|&s| s == entry.record.index)) {
+        let net = match (
+            &entry.finetune,
+            selected.iter().position(|&s| s == entry.record.index),
+        ) {
             (Some(_), Some(i)) => finetuned[i].as_ref().map(|(n, _)| n.clone()),
             _ => None,
         };
