@@ -68,7 +68,9 @@ impl Hwa {
         let var = norm.running_var.value().to_device(&device);
         let shift = beta - gamma * mean / (var + norm.epsilon).sqrt();
         // A weight-sharing subnet uses the leading channels of a wider norm.
-        let shift: Tensor<4> = shift.slice([0..channels]).reshape([1, channels as i32, 1, 1]);
+        let shift: Tensor<4> = shift
+            .slice([0..channels])
+            .reshape([1, channels as i32, 1, 1]);
         let e = Tensor::<4>::random(
             [batch, 1, 1, 1],
             Distribution::Normal(0.0, f64::from(self.gain_noise)),

@@ -412,10 +412,8 @@ impl TrainNet {
             let (weight, bias) = match slot {
                 Slot::Conv { weight, bias } => {
                     let s = shape_of("weight");
-                    let w = shared_slice(
-                        self.conv_weights[*weight].val(),
-                        [s[0], s[1], s[2], s[3]],
-                    );
+                    let w =
+                        shared_slice(self.conv_weights[*weight].val(), [s[0], s[1], s[2], s[3]]);
                     (values(w)?, *bias)
                 }
                 Slot::Linear { weight, bias } => {
