@@ -23,7 +23,8 @@
 //! added over a weight's cells and over the input bits.
 //!
 //! Area: every subarray is laid out as NeuroSim lays it out, periphery strips along the
-//! cell array inside an enclosing rectangle ([`super::subarray::subarray_layout`]).
+//! cell array inside an enclosing rectangle ([`super::subarray::subarray_layout`]); the H-tree
+//! wiring above the subarrays grows with a subarray's side (see `HTREE_WIRE_F`).
 //!
 //! Latency (how layers pipeline): all layers work at once on successive images; a layer's
 //! time per image is its products per copy times the time of one product, plus its partial
@@ -86,6 +87,15 @@ const SAR_CYCLE_S: f64 = 1e-9;
 const WIRE_CAP_PER_M: f64 = 0.2e-9;
 /// Wire pitch of the global bus in F.
 const BUS_PITCH_F: f64 = 4.0;
+/// Width in F that each row input and column output of a subarray takes, per subarray side
+/// of route, in the H-trees that join subarrays into processing elements, those into tiles
+/// and tiles into the chip (NeuroSim `HTree.cpp`, called from `Tile.cpp` and `Chip.cpp`: a
+/// tree's area is its bus width times the footprint of its repeater inverters times its
+/// stage lengths, which are multiples of the side of the unit it joins, so the wiring grows
+/// with a subarray's side rather than its area). Set by NeuroSim V1.4's VGG-8 chips at 22 nm,
+/// whose area beyond their subarrays (about 26 mm^2 with SRAM and 58 mm^2 with RRAM) scales
+/// as the subarray's side (89 x 71 um and 288 x 119 um) and not as a fixed periphery would.
+const HTREE_WIRE_F: f64 = 8.0;
 
 /// Energy (J), latency (s) or area (m^2) by component.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -100,7 +110,8 @@ pub struct Components {
     pub accumulation: f64,
     /// Activation buffers.
     pub buffer: f64,
-    /// Global bus.
+    /// Global bus; in area also the H-trees that join subarrays into tiles and tiles into
+    /// the chip.
     pub interconnect: f64,
     /// Layout space left empty where a subarray's periphery strips of different lengths
     /// meet (its enclosing rectangle less its circuits).
@@ -342,6 +353,8 @@ pub fn network_cost_compressed(
 
     let layers = matrix_layers(graph, p, compression);
     let layout = subarray_layout(p, adcs_per_subarray);
+    // H-tree wiring of one subarray's inputs and outputs (see `HTREE_WIRE_F`).
+    let htree_per_subarray = (p.rows + p.cols) as f64 * HTREE_WIRE_F * f * layout.total().sqrt();
     let copies = copies(p, &layers);
     let mut costs = Vec::with_capacity(layers.len());
     for (layer, &copies) in layers.iter().zip(&copies) {
@@ -420,6 +433,7 @@ pub fn network_cost_compressed(
         // row tiles' partial sums and the activation buffers per copy beside them.
         let tree_adders = (layer.cols * copies) as f64 * acc_bits * (row_tiles - 1) as f64;
         let mut area = layout.scaled(subarrays as f64);
+        area.interconnect = subarrays as f64 * htree_per_subarray;
         area.accumulation +=
             tree_adders * (FULL_ADDER_TRANSISTORS + REGISTER_BIT_TRANSISTORS) * transistor_area;
         area.buffer = (copies * (layer.rows + layer.cols)) as f64
@@ -468,7 +482,9 @@ pub fn network_cost_compressed(
     let mut area = Components::default();
     costs.iter().for_each(|l| area.add(&l.area));
     let side = area.total().sqrt();
-    area.interconnect = f64::from(p.bus_bits) * BUS_PITCH_F * f * 2.0 * side;
+    // Wires of the H-trees, which leak nothing worth counting beside their repeaters.
+    let htree = area.interconnect;
+    area.interconnect += f64::from(p.bus_bits) * BUS_PITCH_F * f * 2.0 * side;
     // An activation bit crosses half the chip on average.
     let e_bit = WIRE_CAP_PER_M * side * vdd2 * ACTIVITY;
     let mut energy = Components::default();
@@ -484,7 +500,7 @@ pub fn network_cost_compressed(
             .sum::<f64>();
     let period_s = costs.iter().map(|l| l.latency_s).fold(0.0, f64::max);
     // Leakage of every periphery transistor (and of the SRAM cells) over one period.
-    let periphery = area.total() - area.array - area.spacing;
+    let periphery = area.total() - area.array - area.spacing - htree;
     let mut transistors = periphery / transistor_area;
     if !resistive {
         transistors += area.array / (cell.area_f2() * f * f) * 8.0;
