@@ -200,3 +200,60 @@ fn a_bad_experiment_is_refused_before_any_work() {
         assert!(!out.exists(), "work started for {needle}");
     }
 }
+
+mod common;
+
+use imcnas::data::{self, DatasetName, Normalization, Split};
+use imcnas::network::chips::NetworkBackend;
+use imcnas::supernet::Experiment;
+use imcnas::supernet::evaluate::{CandidateEvaluator, Measurement};
+use imcnas::supernet::genome::JointSpace;
+
+/// One candidate of each device, measured by the search's evaluator on `backend`.
+fn measure_candidates<B: NetworkBackend>(backend: &B) -> Vec<Measurement> {
+    let experiment = Experiment::load(None, &["hardware.instances=2".into()]).unwrap();
+    let joint = JointSpace::new(&experiment.file);
+    let mut train = data::load(DatasetName::Digits, Split::Train, None).unwrap();
+    let validation = train.select(&(0..40).collect::<Vec<_>>());
+    let normalization = Normalization::from_dataset(&train);
+    train.normalize(&normalization);
+    let device = burn::tensor::Device::flex();
+    device.seed(11);
+    let graph = joint.largest().graph(train.shape, train.classes).unwrap();
+    let supernet = imcnas::train::TrainNet::new(&graph, &device);
+    let evaluator = CandidateEvaluator {
+        experiment: &experiment,
+        supernet: &supernet,
+        device,
+        calibration: train,
+        normalization,
+        validation,
+        backend,
+    };
+    let space = joint.space();
+    let device_gene = space.genes.iter().position(|g| g.name == "device").unwrap();
+    (0..3)
+        .map(|d| {
+            let mut genome = vec![1.0; space.genes.len()];
+            genome[device_gene] = d as f64;
+            evaluator.measure(&joint.decode(&genome)).unwrap()
+        })
+        .collect()
+}
+
+// The search's candidate evaluation gives the same figures on the GPU as on the CPU: cost and
+// float accuracy exactly, chip accuracies within two of the 40 images (the backends' sums
+// round differently near a decision boundary).
+on_both_backends!(candidate_evaluation_agrees_with_the_cpu, |b| {
+    let got = measure_candidates(b);
+    let reference = measure_candidates(&imcnas::backend::cpu::CpuBackend);
+    for (g, r) in got.iter().zip(&reference) {
+        assert_eq!(g.energy_uj, r.energy_uj);
+        assert_eq!(g.area_mm2, r.area_mm2);
+        assert_eq!(g.float_accuracy, r.float_accuracy);
+        assert_eq!(g.accuracies.len(), 2);
+        for (x, y) in g.accuracies.iter().zip(&r.accuracies) {
+            assert!((x - y).abs() <= 2.0 / 40.0 + 1e-9, "{g:?} vs {r:?}");
+        }
+    }
+});
