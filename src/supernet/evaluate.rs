@@ -191,10 +191,23 @@ impl<B: NetworkBackend> CandidateEvaluator<'_, B> {
     pub fn measure(&self, candidate: &Candidate) -> Result<Measurement> {
         let net = self.subnet(candidate)?;
         let hw = self.hardware(candidate)?;
+        self.measure_on_validation(candidate, &net, &hw)
+    }
+
+    /// The search's measurement of `net` standing for `candidate` on `hw`.
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn measure_on_validation(
+        &self,
+        candidate: &Candidate,
+        net: &Network,
+        hw: &HwConfig,
+    ) -> Result<Measurement> {
         let (mut m, _) = self.measure_network(
             candidate,
-            &net,
-            &hw,
+            net,
+            hw,
             &self.validation,
             std::slice::from_ref(&self.experiment.drift),
             self.experiment.file.hardware.instances,

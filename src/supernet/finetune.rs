@@ -148,14 +148,7 @@ pub fn successive_halving<B: NetworkBackend>(
                         &evaluator.device,
                         progress,
                     )?;
-                    let (mut m, _) = evaluator.measure_network(
-                        candidate,
-                        &trained,
-                        &hw,
-                        &evaluator.validation,
-                        std::slice::from_ref(&evaluator.experiment.drift),
-                        evaluator.experiment.file.hardware.instances,
-                    )?;
+                    let measurement = evaluator.measure_on_validation(candidate, &trained, &hw)?;
                     trained.save(&folder)?;
                     let result = RungResult {
                         subnet,
@@ -163,7 +156,7 @@ pub fn successive_halving<B: NetworkBackend>(
                         learning_rate: lr,
                         noise,
                         epochs: epochs_now,
-                        measurement: m.remove(0),
+                        measurement,
                     };
                     on_rung(&result)?;
                     (trained, result)
