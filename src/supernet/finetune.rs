@@ -37,8 +37,8 @@ pub struct RungResult {
     pub measurement: Measurement,
 }
 
-/// Trains `net` for `epochs` epochs of Adam at `learning_rate` with weight noise `noise`
-/// and gain noise `gain_noise` on `train` (normalised images).
+/// Trains `net` for `epochs` epochs of Adam from `learning_rate` with a cosine decay to 0,
+/// with weight noise `noise` and gain noise `gain_noise`, on `train` (normalised images).
 ///
 /// # Errors
 /// Diverged training.
@@ -63,10 +63,11 @@ pub fn train_epochs(
         (noise > 0.0 || gain_noise > 0.0).then(|| Hwa::noise(noise).with_gain_noise(gain_noise));
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let steps = train.len().div_ceil(batch_size);
+    let total_steps = (steps * epochs).max(1) as f64;
     for epoch in 0..epochs {
         let order = train.shuffled(seed ^ ((epoch as u64 + 1) << 40));
         let bar = progress_bar(progress, steps, format!("fine-tune epoch {}", epoch + 1));
-        for start in (0..order.len()).step_by(batch_size) {
+        for (step, start) in (0..order.len()).step_by(batch_size).enumerate() {
             let end = (start + batch_size).min(order.len());
             let (images, labels) = batch_tensors(&order, start..end, &device);
             let loss = loss_fn.forward(model.forward(images, hwa.as_ref()), labels);
@@ -77,7 +78,10 @@ pub fn train_epochs(
                 )));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(learning_rate, model, grads);
+            // Cosine decay over this call's steps (each rung of successive halving restarts it).
+            let t = (epoch * steps + step) as f64 / total_steps;
+            let lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+            model = optim.step(lr, model, grads);
             if let Some(bar) = &bar {
                 bar.inc(1);
             }
