@@ -37,8 +37,10 @@ pub struct RungResult {
     pub measurement: Measurement,
 }
 
-/// Trains `net` for `epochs` epochs of Adam from `learning_rate` with a cosine decay to 0,
-/// with weight noise `noise` and gain noise `gain_noise`, on `train` (normalised images).
+/// Trains `net` for `epochs` epochs of Adam at `learning_rate`, decayed by a cosine to 0 over
+/// the epochs when `decay` is set (training from scratch) and constant otherwise (the rungs of
+/// fine-tuning, which continue one another), with weight noise `noise` and gain noise
+/// `gain_noise`, on `train` (normalised images).
 ///
 /// # Errors
 /// Diverged training.
@@ -50,6 +52,7 @@ pub fn train_epochs(
     noise: f32,
     gain_noise: f32,
     epochs: usize,
+    decay: bool,
     batch_size: usize,
     seed: u64,
     device: &Device,
@@ -78,9 +81,12 @@ pub fn train_epochs(
                 )));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            // Cosine decay over this call's steps (each rung of successive halving restarts it).
             let t = (epoch * steps + step) as f64 / total_steps;
-            let lr = learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+            let lr = if decay {
+                learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            } else {
+                learning_rate
+            };
             model = optim.step(lr, model, grads);
             if let Some(bar) = &bar {
                 bar.inc(1);
@@ -147,6 +153,7 @@ pub fn successive_halving<B: NetworkBackend>(
                         noise,
                         evaluator.experiment.file.supernet.gain_noise,
                         more,
+                        false,
                         batch_size,
                         seed ^ (k as u64) << 8 ^ rung as u64,
                         &evaluator.device,

@@ -108,6 +108,7 @@ pub fn rank_subnets(
             0.0,
             0.0,
             epochs,
+            true,
             batch_size,
             seed ^ (k as u64 + 1) << 24,
             &device,
