@@ -7,12 +7,12 @@
 #      scratch on MNIST (Kendall's tau), on the supernet of step 2.
 # Usage: scripts/mnist-search.sh [OUT_DIR]   (default runs/)
 # Environment: DATA (dataset folder, default ../shared/datasets), SKIP_DIGITS=1 (skip step 1),
-# EPOCHS (from-scratch epochs per subnet, default 1).
+# EPOCHS (from-scratch epochs per subnet, default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs}
 data=${DATA:-../shared/datasets}
-epochs=${EPOCHS:-1}
+epochs=${EPOCHS:-3}
 cargo build --quiet
 bin=target/debug/imcnas
 
@@ -21,5 +21,5 @@ resume() { [ -f "$1/experiment.toml" ] && echo --resume || true; }
 [ -n "${SKIP_DIGITS:-}" ] || time "$bin" run --backend cpu --out "$out/digits" $(resume "$out/digits")
 time "$bin" run models/experiment-mnist.toml --backend cpu --set data.data_dir="$data" \
   --out "$out/mnist" $(resume "$out/mnist")
-time "$bin" rank models/experiment-mnist.toml --set data.data_dir="$data" \
+time "$bin" rank models/experiment-mnist.toml --set data.data_dir="$data" --set data.search_images=2000 \
   --supernet "$out/mnist/supernet" --subnets 20 --epochs "$epochs" --out "$out/mnist/rank.json"
