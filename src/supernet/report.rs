@@ -154,17 +154,7 @@ fn pareto_csv(front: &[&EvalRecord]) -> String {
     );
     for r in front {
         let m = &r.measurement;
-        let n = m.accuracies.len() as f64;
-        let std = if n > 1.0 {
-            (m.accuracies
-                .iter()
-                .map(|a| (a - m.accuracy).powi(2))
-                .sum::<f64>()
-                / (n - 1.0))
-                .sqrt()
-        } else {
-            0.0
-        };
+        let std = std_of(&m.accuracies);
         let _ = writeln!(
             text,
             "{},\"{}\",{:.4},{:.4},{:.4},{:.6},{:.6},{:.6},{:.3},{}",

@@ -515,22 +515,25 @@ fn final_stage<B: NetworkBackend>(
     for (i, &index) in selected.iter().enumerate() {
         let record = &summary.evaluations[index];
         let hw = evaluator.hardware(&record.candidate)?;
-        let mut variants = vec![(
-            "supernet weights",
-            evaluator.subnet(&record.candidate)?,
-            None,
-        )];
-        if let Some((net, config)) = &finetuned[i] {
+        let known = |variant: &str| {
+            report
+                .entries
+                .iter()
+                .any(|e| e.record.index == record.index && e.variant == variant)
+        };
+        // Only variants not yet evaluated are built: the supernet's needs a recalibration.
+        let mut variants = Vec::new();
+        if !known("supernet weights") {
+            variants.push((
+                "supernet weights",
+                evaluator.subnet(&record.candidate)?,
+                None,
+            ));
+        }
+        if let Some((net, config)) = finetuned[i].as_ref().filter(|_| !known("fine-tuned")) {
             variants.push(("fine-tuned", net.clone(), Some(*config)));
         }
         for (variant, net, config) in variants {
-            let known = report
-                .entries
-                .iter()
-                .any(|e| e.record.index == record.index && e.variant == variant);
-            if known {
-                continue;
-            }
             if options.progress {
                 eprintln!("final evaluation ({variant}): {}", record.description);
             }
