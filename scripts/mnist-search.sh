@@ -21,5 +21,5 @@ resume() { [ -f "$1/experiment.toml" ] && echo --resume || true; }
 [ -n "${SKIP_DIGITS:-}" ] || time "$bin" run --backend cpu --out "$out/digits" $(resume "$out/digits")
 time "$bin" run models/experiment-mnist.toml --backend cpu --set data.data_dir="$data" \
   --out "$out/mnist" $(resume "$out/mnist")
-time "$bin" rank models/experiment-mnist.toml --set data.data_dir="$data" --set data.search_images=2000 \
+time "$bin" rank models/experiment-mnist.toml --set data.data_dir="$data" --set data.search_images=10000 \
   --supernet "$out/mnist/supernet" --subnets 20 --epochs "$epochs" --out "$out/mnist/rank.json"

@@ -11,8 +11,8 @@ use crate::cost::model::{CostReport, network_cost_compressed};
 use crate::data::{Dataset, Normalization};
 use crate::error::Result;
 use crate::eval::{DriftTime, EvalOptions, evaluate};
-use crate::network::Network;
 use crate::network::chips::NetworkBackend;
+use crate::network::{Graph, Network};
 use crate::search::pareto::Point;
 use crate::train::TrainNet;
 use crate::train::checkpoint::batch_tensors;
@@ -101,18 +101,15 @@ impl<B: NetworkBackend> CandidateEvaluator<'_, B> {
         let graph = candidate
             .arch()
             .graph(self.validation.shape, self.validation.classes)?;
-        let mut stats = NormStats::default();
-        let batch = self.experiment.file.supernet.batch_size;
-        let batches = self.experiment.file.search.calibration_batches;
-        let images = self.calibration.len().min(batch * batches);
-        for start in (0..images).step_by(batch) {
-            let end = (start + batch).min(images);
-            let (x, _) = batch_tensors(&self.calibration, start..end, &self.device);
-            self.supernet
-                .forward_graph(&graph, x, None, &mut Norms::Calibrate(&mut stats));
-        }
-        self.supernet
-            .extract(&graph, &stats.averages(), Some(self.normalization.clone()))
+        recalibrated_subnet(
+            self.supernet,
+            &graph,
+            &self.calibration,
+            self.experiment.file.supernet.batch_size,
+            self.experiment.file.search.calibration_batches,
+            &self.normalization,
+            &self.device,
+        )
     }
 
     /// The candidate's hardware configuration.
@@ -214,4 +211,29 @@ impl<B: NetworkBackend> CandidateEvaluator<'_, B> {
         )?;
         Ok(m.remove(0))
     }
+}
+
+/// The subnet `graph` cut out of `supernet`, its batch norms recalibrated on the first
+/// `batches` batches of `batch` images of `calibration` (normalised training images): the
+/// shared statistics belong to the largest network, not to this one.
+///
+/// # Errors
+/// A subnet that does not fit the supernet.
+pub fn recalibrated_subnet(
+    supernet: &TrainNet,
+    graph: &Graph,
+    calibration: &Dataset,
+    batch: usize,
+    batches: usize,
+    normalization: &Normalization,
+    device: &Device,
+) -> Result<Network> {
+    let mut stats = NormStats::default();
+    let images = calibration.len().min(batch * batches);
+    for start in (0..images).step_by(batch) {
+        let end = (start + batch).min(images);
+        let (x, _) = batch_tensors(calibration, start..end, device);
+        supernet.forward_graph(graph, x, None, &mut Norms::Calibrate(&mut stats));
+    }
+    supernet.extract(graph, &stats.averages(), Some(normalization.clone()))
 }

@@ -4,6 +4,7 @@
 //! scratch can stand in for it in the search.
 
 use super::config::Experiment;
+use super::evaluate::recalibrated_subnet;
 use super::finetune::train_epochs;
 use super::genome::JointSpace;
 use super::run::load_splits;
@@ -15,8 +16,6 @@ use crate::io::write_atomic;
 use crate::network::Network;
 use crate::network::matrices::FloatMatrices;
 use crate::train::TrainNet;
-use crate::train::checkpoint::batch_tensors;
-use crate::train::model::{NormStats, Norms};
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -61,8 +60,10 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Scores `count` architectures drawn with `seed` both ways, after the first `skip` (scored
-/// before); `train` holds normalised images, `validation` raw ones. `on_subnet` hears each
-/// result as it comes.
+/// before); `train` holds normalised images, `validation` raw ones. The shared weights are
+/// scored as the search scores them: batch norms recalibrated on `calibration_batches`
+/// batches of `calibration` (shuffled training images). `on_subnet` hears each result as it
+/// comes.
 ///
 /// # Errors
 /// Training or engine failures.
@@ -71,6 +72,8 @@ pub fn rank_subnets(
     joint: &JointSpace,
     supernet: &TrainNet,
     train: &Dataset,
+    calibration: &Dataset,
+    calibration_batches: usize,
     validation: &Dataset,
     normalization: &Normalization,
     count: usize,
@@ -91,13 +94,15 @@ pub fn rank_subnets(
             continue;
         }
         let graph = arch.graph(train.shape, train.classes)?;
-        let mut stats = NormStats::default();
-        for start in (0..train.len().min(4 * batch_size)).step_by(batch_size) {
-            let end = (start + batch_size).min(train.len());
-            let (x, _) = batch_tensors(train, start..end, &device);
-            supernet.forward_graph(&graph, x, None, &mut Norms::Calibrate(&mut stats));
-        }
-        let shared = supernet.extract(&graph, &stats.averages(), Some(normalization.clone()))?;
+        let shared = recalibrated_subnet(
+            supernet,
+            &graph,
+            calibration,
+            batch_size,
+            calibration_batches,
+            normalization,
+            &device,
+        )?;
         let supernet_accuracy = accuracy(&shared, &FloatMatrices::new(&shared), validation, 256)?;
         device.seed(seed ^ (k as u64 + 1) << 20);
         let fresh = TrainNet::new(&graph, &device).to_network(Some(normalization.clone()))?;
@@ -192,6 +197,8 @@ pub fn rank_supernet(
         &joint,
         &supernet.model,
         &splits.train,
+        &splits.train.shuffled(seed),
+        experiment.file.search.calibration_batches,
         &splits.validation,
         &splits.normalization,
         count,
