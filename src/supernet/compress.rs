@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(prune_rows(&mut all, 2, 4, 0.0), 4);
         assert_eq!(all, w);
         // Never every row.
-        assert_eq!(prune_rows(&mut vec![1.0; 8], 2, 4, 0.95), 1);
+        assert_eq!(prune_rows(&mut [1.0; 8], 2, 4, 0.95), 1);
     }
 
     #[test]

@@ -440,6 +440,10 @@ fn search_stage<B: NetworkBackend>(
     Ok((records, outcome.generation_ends))
 }
 
+/// A selected subnet after fine-tuning, with the learning rate and noise level that won; none
+/// when fine-tuning is off.
+type Finetuned = Option<(crate::network::Network, (f64, f32))>;
+
 fn finetune_stage<B: NetworkBackend>(
     experiment: &Experiment,
     evaluator: &CandidateEvaluator<'_, B>,
@@ -447,10 +451,7 @@ fn finetune_stage<B: NetworkBackend>(
     summary: &RunSummary,
     selected: &[usize],
     options: &RunOptions,
-) -> Result<(
-    Vec<Option<(crate::network::Network, (f64, f32))>>,
-    Vec<RungResult>,
-)> {
+) -> Result<(Vec<Finetuned>, Vec<RungResult>)> {
     if experiment.file.finetune.top_k == 0 {
         return Ok((vec![None; selected.len()], Vec::new()));
     }
@@ -493,7 +494,7 @@ fn final_stage<B: NetworkBackend>(
     splits: &Splits,
     summary: &RunSummary,
     selected: &[usize],
-    finetuned: &[Option<(crate::network::Network, (f64, f32))>],
+    finetuned: &[Finetuned],
     options: &RunOptions,
 ) -> Result<FinalReport> {
     let path = options.out.join(FINAL_FILE);

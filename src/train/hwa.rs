@@ -69,7 +69,7 @@ impl Hwa {
         let shift = beta - gamma * mean / (var + norm.epsilon).sqrt();
         // A weight-sharing subnet uses the leading channels of a wider norm.
         let shift: Tensor<4> = shift
-            .slice([0..channels])
+            .narrow(0, 0, channels)
             .reshape([1, channels as i32, 1, 1]);
         let e = Tensor::<4>::random(
             [batch, 1, 1, 1],
