@@ -76,6 +76,20 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     dst[i] = v;
 }
 
+// The inputs a pruned matrix layer maps: of each of `images` vectors of `channels` values,
+// the `out_channels` values whose indices per_channel lists (exact integers, ascending).
+// Pruned rows are absent from the crossbar, so their inputs are never fed.
+@compute @workgroup_size(256)
+fn select_columns(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = item(gid, groups);
+    let kept = q.out_channels;
+    if (i >= q.images * kept) {
+        return;
+    }
+    let vector = i / kept;
+    dst[i] = src[vector * q.channels + u32(per_channel[i % kept])];
+}
+
 // In place: v -> v * scale[c] + shift[c] (folded batch norm; a bias is scale 1).
 @compute @workgroup_size(256)
 fn channel_affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -246,6 +246,119 @@ fn every_layer_network() -> (Network, Dataset) {
     (net, data)
 }
 
+/// `net` with the weights of inputs `rows` of each listed matrix node zeroed and, when
+/// `remove`, those inputs removed from the crossbar.
+fn with_rows_zeroed(net: &Network, rows: &[(&str, Vec<u32>)], remove: bool) -> Network {
+    let mut tensors = net.tensors().clone();
+    for (node, rows) in rows {
+        let n_in = net
+            .graph
+            .nodes
+            .iter()
+            .find(|n| n.name == *node)
+            .unwrap()
+            .op
+            .matrix()
+            .unwrap()
+            .1;
+        let w = tensors.get_mut(&format!("{node}.weight")).unwrap();
+        for row in w.chunks_exact_mut(n_in) {
+            rows.iter().for_each(|&r| row[r as usize] = 0.0);
+        }
+    }
+    let mut out = Network::new(
+        net.graph.clone(),
+        net.normalization.clone(),
+        tensors,
+        "zeroed",
+    )
+    .unwrap();
+    if remove {
+        for (node, rows) in rows {
+            out.prune_inputs(node, rows.clone()).unwrap();
+        }
+    }
+    out
+}
+
+/// Rows removed from a convolution (a third of `c2`'s 72) and from the linear layer.
+fn every_layer_pruning() -> Vec<(&'static str, Vec<u32>)> {
+    vec![("c2", (0..72).step_by(3).collect()), ("f1", vec![1, 5, 6])]
+}
+
+/// Structured pruning takes rows out of the crossbar: a pruned layer spans fewer tiles, the
+/// exact product is that of the zeroed weights, and on noisy devices the chips differ from
+/// ones that program the zeroed rows (whose devices carry programming noise).
+#[test]
+fn pruned_inputs_leave_the_crossbar() {
+    let (net, data) = every_layer_network();
+    let rows = every_layer_pruning();
+    let zeroed = with_rows_zeroed(&net, &rows, false);
+    let pruned = with_rows_zeroed(&net, &rows, true);
+    assert_eq!(pruned.kept_inputs("c2").unwrap().len(), 48);
+    assert_eq!(
+        pruned.kept_inputs("f1").unwrap(),
+        vec![0, 2, 3, 4, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    );
+    assert!(zeroed.kept_inputs("c2").is_none());
+
+    let exact = network_logits(&zeroed, &FloatMatrices::new(&zeroed), &data);
+    let (agree, worst) = compare(
+        &network_logits(&pruned, &FloatMatrices::new(&pruned), &data),
+        &exact,
+        10,
+    );
+    assert_eq!(agree, 1.0);
+    assert!(worst < 1e-5, "{worst}");
+
+    let cpu = imcnas::backend::cpu::CpuBackend;
+    let chip = Chip {
+        seed: Seed(5),
+        instance: 0,
+    };
+    let small_tiles = ["tile.rows=32".to_string(), "tile.cols=32".to_string()];
+    let hw = config::load("pcm", &small_tiles).unwrap();
+    let in_groups = |n: &Network| -> Vec<usize> {
+        AnalogMatrices::program(&cpu, &hw, n, chip)
+            .unwrap()
+            .into_layers()
+            .iter()
+            .map(|(layer, _)| layer.grid().in_groups)
+            .collect()
+    };
+    // c2 (the second matrix layer): 72 inputs on 3 tiles of 32 rows, 48 on 2.
+    assert_eq!(in_groups(&zeroed)[1], 3);
+    assert_eq!(in_groups(&pruned)[1], 2);
+    let on_chip = |n: &Network| {
+        network_logits(
+            n,
+            &AnalogMatrices::program(&cpu, &hw, n, chip).unwrap(),
+            &data,
+        )
+    };
+    assert_ne!(on_chip(&pruned), on_chip(&zeroed));
+    let ideal = config::load("ideal", &[]).unwrap();
+    let ideal_pruned = network_logits(
+        &pruned,
+        &AnalogMatrices::program(&cpu, &ideal, &pruned, chip).unwrap(),
+        &data,
+    );
+    let (agree, worst) = compare(&ideal_pruned, &exact, 10);
+    assert_eq!(agree, 1.0);
+    assert!(worst < 1e-4, "{worst}");
+
+    // Rows with weights cannot be removed, nor every row.
+    let mut bad = net.clone();
+    let error = bad.prune_inputs("c2", vec![0]).unwrap_err().to_string();
+    assert!(
+        error.contains("row 0") && error.contains("non-zero"),
+        "{error}"
+    );
+    let mut all = with_rows_zeroed(&net, &[("f1", (0..16).collect())], false);
+    assert!(all.prune_inputs("f1", (0..16).collect()).is_err());
+    assert!(all.prune_inputs("r1", vec![]).is_err());
+}
+
 /// CPU and GPU run whole networks alike: the same chips (bit-identical conductances) give the
 /// same predictions; logits differ only where an ADC rounding fell differently in some layer.
 /// The GPU runs the chips stacked with activations on the device; with a small binding limit
@@ -262,6 +375,10 @@ fn cpu_and_gpu_networks_agree() {
         mnist(Split::Test).select(&(0..n).collect::<Vec<_>>()),
     );
     let every = every_layer_network();
+    let pruned = (
+        with_rows_zeroed(&every.0, &every_layer_pruning(), true),
+        every.1.clone(),
+    );
     let cases = [
         ("lenet", &lenet, "aihwkit-default", vec![], gpu),
         (
@@ -280,6 +397,14 @@ fn cpu_and_gpu_networks_agree() {
             &small,
         ),
         ("every layer", &every, "ideal", vec![], &small),
+        (
+            "pruned",
+            &pruned,
+            "pcm",
+            vec!["device.t_inference_s=86400".to_string()],
+            &small,
+        ),
+        ("pruned", &pruned, "ideal", vec![], gpu),
     ];
     for (name, (net, data), preset, overrides, gpu) in cases {
         let hw = config::load(preset, &overrides).unwrap();

@@ -347,6 +347,33 @@ thread_local! {
     static PATCHES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+impl<M: Matrices> HostLayers<'_, M> {
+    /// The elements of `vectors` input vectors of `len` values that matrix layer `layer`
+    /// maps: all of them, or those kept by pruning.
+    fn mapped_inputs<'x>(
+        &self,
+        layer: usize,
+        x: &'x [f32],
+        vectors: usize,
+        len: usize,
+    ) -> std::borrow::Cow<'x, [f32]> {
+        match self.matrices.kept_inputs(layer) {
+            None => std::borrow::Cow::Borrowed(x),
+            Some(kept) => {
+                let p = OpParams {
+                    images: vectors as u32,
+                    channels: len as u32,
+                    out_channels: kept.len() as u32,
+                    ..OpParams::default()
+                };
+                let mut selected = vec![0.0; vectors * kept.len()];
+                ops::select_columns(&p, x, kept, &mut selected);
+                std::borrow::Cow::Owned(selected)
+            }
+        }
+    }
+}
+
 impl<M: Matrices> LayerRunner for HostLayers<'_, M> {
     type Batch = Vec<f32>;
 
@@ -396,7 +423,8 @@ impl<M: Matrices> LayerRunner for HostLayers<'_, M> {
                 };
                 ops::im2col(&block_params, &planar, patches);
                 let offset = row_offset + start as u32;
-                y.extend(self.matrices.product(layer, patches, n, offset)?);
+                let inputs = self.mapped_inputs(layer, patches, n, cols);
+                y.extend(self.matrices.product(layer, &inputs, n, offset)?);
             }
             Ok(())
         })?;
@@ -410,8 +438,9 @@ impl<M: Matrices> LayerRunner for HostLayers<'_, M> {
         x: &Vec<f32>,
         row_offset: u32,
     ) -> Result<Vec<f32>> {
-        self.matrices
-            .product(layer, x, p.images as usize, row_offset)
+        let vectors = p.images as usize;
+        let inputs = self.mapped_inputs(layer, x, vectors, x.len() / vectors.max(1));
+        self.matrices.product(layer, &inputs, vectors, row_offset)
     }
 
     fn channel_affine(&self, p: &OpParams, per_channel: &[f32], x: &mut Vec<f32>) -> Result<()> {

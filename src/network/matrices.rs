@@ -19,6 +19,11 @@ pub trait Matrices {
     /// # Errors
     /// Backend failures.
     fn product(&self, layer: usize, x: &[f32], rows: usize, row_offset: u32) -> Result<Vec<f32>>;
+
+    /// The inputs of matrix layer `layer` it maps, ascending, when structured pruning removed
+    /// some ([`Network::prune_inputs`]): its products then take only these elements of each
+    /// input vector.
+    fn kept_inputs(&self, layer: usize) -> Option<&[u32]>;
 }
 
 /// Exact f32 products: the float reference of a network.
@@ -26,8 +31,17 @@ pub struct FloatMatrices {
     layers: Vec<LayerWeights>,
 }
 
-/// One matrix layer's weights (n_out, n_in) and optional bias.
-type LayerWeights = (Vec<f32>, Option<Vec<f32>>, usize, usize);
+/// One matrix layer: its weights over the inputs it maps, its optional bias, and which
+/// inputs those are when some were pruned.
+struct LayerWeights {
+    /// (n_out, n_in), row-major.
+    weights: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    n_out: usize,
+    /// Inputs mapped: the layer's, less the pruned ones.
+    n_in: usize,
+    kept: Option<Vec<u32>>,
+}
 
 impl FloatMatrices {
     /// The weights of `net`'s matrix layers.
@@ -44,7 +58,22 @@ impl FloatMatrices {
                     .iter()
                     .any(|(s, _)| *s == "bias")
                     .then(|| net.tensor(&node.name, "bias").to_vec());
-                (net.tensor(&node.name, "weight").to_vec(), bias, n_out, n_in)
+                let full = net.tensor(&node.name, "weight");
+                let kept = net.kept_inputs(&node.name);
+                let weights = match &kept {
+                    None => full.to_vec(),
+                    Some(kept) => full
+                        .chunks_exact(n_in)
+                        .flat_map(|row| kept.iter().map(|&r| row[r as usize]))
+                        .collect(),
+                };
+                LayerWeights {
+                    weights,
+                    bias,
+                    n_out,
+                    n_in: kept.as_ref().map_or(n_in, Vec::len),
+                    kept,
+                }
             })
             .collect();
         FloatMatrices { layers }
@@ -53,14 +82,29 @@ impl FloatMatrices {
 
 impl Matrices for FloatMatrices {
     fn product(&self, layer: usize, x: &[f32], rows: usize, _: u32) -> Result<Vec<f32>> {
-        let (w, bias, n_out, n_in) = &self.layers[layer];
-        let mut y = vec![0.0; rows * n_out];
-        matmul_parallel(&mut y, (rows, *n_out, *n_in), (x, *n_in), (w, *n_in));
-        if let Some(b) = bias {
-            y.par_chunks_mut(*n_out)
+        let l = &self.layers[layer];
+        if x.len() != rows * l.n_in {
+            return Err(Error::Shape(format!(
+                "{} inputs for {rows} vectors of matrix layer {layer}",
+                x.len()
+            )));
+        }
+        let mut y = vec![0.0; rows * l.n_out];
+        matmul_parallel(
+            &mut y,
+            (rows, l.n_out, l.n_in),
+            (x, l.n_in),
+            (&l.weights, l.n_in),
+        );
+        if let Some(b) = &l.bias {
+            y.par_chunks_mut(l.n_out)
                 .for_each(|row| row.iter_mut().zip(b).for_each(|(v, b)| *v += b));
         }
         Ok(y)
+    }
+
+    fn kept_inputs(&self, layer: usize) -> Option<&[u32]> {
+        self.layers[layer].kept.as_deref()
     }
 }
 
@@ -68,6 +112,8 @@ impl Matrices for FloatMatrices {
 pub struct AnalogMatrices<'b, B: Backend> {
     backend: &'b B,
     layers: Vec<AnalogLayer<B::Layer>>,
+    /// Per layer, the inputs mapped when some were pruned.
+    kept: Vec<Option<Vec<u32>>>,
 }
 
 impl<'b, B: Backend> AnalogMatrices<'b, B> {
@@ -82,24 +128,30 @@ impl<'b, B: Backend> AnalogMatrices<'b, B> {
             .layers
             .iter()
             .enumerate()
-            .map(|(k, (w, bias, n_out, n_in))| {
+            .map(|(k, l)| {
                 program_layer(
                     backend,
                     hw,
-                    w,
-                    (*n_out, *n_in),
-                    bias.as_deref(),
+                    &l.weights,
+                    (l.n_out, l.n_in),
+                    l.bias.as_deref(),
                     k as u32,
                     chip,
                 )
             })
             .collect::<Result<_>>()?;
-        Ok(AnalogMatrices { backend, layers })
+        let kept = float.layers.into_iter().map(|l| l.kept).collect();
+        Ok(AnalogMatrices {
+            backend,
+            layers,
+            kept,
+        })
     }
 
-    /// The programmed layers, in execution order.
-    pub fn into_layers(self) -> Vec<AnalogLayer<B::Layer>> {
-        self.layers
+    /// The programmed layers, in execution order, each with the inputs it maps when some
+    /// were pruned.
+    pub fn into_layers(self) -> Vec<(AnalogLayer<B::Layer>, Option<Vec<u32>>)> {
+        self.layers.into_iter().zip(self.kept).collect()
     }
 }
 
@@ -114,5 +166,9 @@ impl<B: Backend> Matrices for AnalogMatrices<'_, B> {
         // The executor checked the images, and the weights are finite: activations stay
         // finite short of an f32 overflow, which yields NaN logits rather than a failure.
         self.layers[layer].forward_finite(self.backend, x, rows, row_offset)
+    }
+
+    fn kept_inputs(&self, layer: usize) -> Option<&[u32]> {
+        self.kept[layer].as_deref()
     }
 }

@@ -32,6 +32,9 @@ pub struct Network {
     /// Input normalisation, if the network expects one.
     pub normalization: Option<Normalization>,
     tensors: BTreeMap<String, Vec<f32>>,
+    /// Per matrix node, the inputs (rows of its unrolled weight matrix) removed from the
+    /// crossbar by structured pruning, ascending; a property of the mapping, not saved.
+    pruned_inputs: BTreeMap<String, Vec<u32>>,
 }
 
 impl Network {
@@ -84,7 +87,67 @@ impl Network {
             graph,
             normalization,
             tensors,
+            pruned_inputs: BTreeMap::new(),
         })
+    }
+
+    /// Removes inputs `rows` (rows of the unrolled weight matrix, whose weights must be zero)
+    /// of matrix node `node` from the crossbar: they are neither programmed nor fed, so the
+    /// layer's tiles hold only the inputs kept. The exact product is unchanged.
+    ///
+    /// # Errors
+    /// An unknown or non-matrix node, a row out of range or with a non-zero weight, or every
+    /// row removed.
+    pub fn prune_inputs(&mut self, node: &str, mut rows: Vec<u32>) -> Result<()> {
+        let bad = |message: String| Error::network(node, message);
+        let op = &self
+            .graph
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| bad("no such node".into()))?
+            .op;
+        let (n_out, n_in) = op
+            .matrix()
+            .ok_or_else(|| bad("not a matrix layer".into()))?;
+        rows.sort_unstable();
+        rows.dedup();
+        if rows.last().is_some_and(|&r| r as usize >= n_in) || rows.len() >= n_in {
+            return Err(bad(format!(
+                "cannot remove rows {rows:?} of a layer of {n_in} inputs"
+            )));
+        }
+        let weights = self.tensor(node, "weight");
+        if let Some(&r) = rows
+            .iter()
+            .find(|&&r| (0..n_out).any(|o| weights[o * n_in + r as usize] != 0.0))
+        {
+            return Err(bad(format!("row {r} to remove has non-zero weights")));
+        }
+        if rows.is_empty() {
+            self.pruned_inputs.remove(node);
+        } else {
+            self.pruned_inputs.insert(node.to_string(), rows);
+        }
+        Ok(())
+    }
+
+    /// The inputs of matrix node `node` mapped onto the crossbar, ascending, when some were
+    /// removed by [`Network::prune_inputs`]; `None` when all are.
+    pub fn kept_inputs(&self, node: &str) -> Option<Vec<u32>> {
+        let removed = self.pruned_inputs.get(node)?;
+        let (_, n_in) = self
+            .graph
+            .nodes
+            .iter()
+            .find(|n| n.name == node)?
+            .op
+            .matrix()?;
+        Some(
+            (0..n_in as u32)
+                .filter(|r| removed.binary_search(r).is_err())
+                .collect(),
+        )
     }
 
     /// The tensor `{node}.{suffix}`.

@@ -3,8 +3,9 @@
 //! unrolled weight matrix (the rows of smallest L1 norm), so that the rows, and with them
 //! tiles, leave the array.
 //!
-//! The engine runs the pruned layer with those rows at zero weight (their inputs contribute
-//! nothing, as when the rows are absent); the cost model maps only the rows kept.
+//! The rows removed leave the network's mapping ([`Network::prune_inputs`]): the engine
+//! programs and feeds only the rows kept, so a pruned layer spans fewer tiles and carries no
+//! devices for the removed rows, and the cost model maps only the rows kept.
 
 use super::genome::{Candidate, STAGES};
 use crate::cost::model::{Compression, LayerCompression};
@@ -19,6 +20,7 @@ use crate::network::{Network, Op};
 pub fn compress(net: &Network, candidate: &Candidate) -> Result<(Network, Compression)> {
     let mut tensors = net.tensors().clone();
     let mut plan = Compression::new();
+    let mut removed = Vec::new();
     for node in &net.graph.nodes {
         let Op::Conv2d {
             in_channels,
@@ -37,7 +39,8 @@ pub fn compress(net: &Network, candidate: &Candidate) -> Result<(Network, Compre
             continue;
         };
         let rows = in_channels * kernel * kernel;
-        let rows_kept = prune_rows(weights, out_channels, rows, candidate.prune[stage]);
+        let pruned = prune_rows(weights, out_channels, rows, candidate.prune[stage]);
+        let rows_kept = rows - pruned.len();
         let bits = candidate.weight_bits[stage];
         quantize(weights, bits);
         plan.insert(
@@ -47,13 +50,17 @@ pub fn compress(net: &Network, candidate: &Candidate) -> Result<(Network, Compre
                 weight_bits: Some(bits),
             },
         );
+        removed.push((node.name.clone(), pruned));
     }
-    let compressed = Network::new(
+    let mut compressed = Network::new(
         net.graph.clone(),
         net.normalization.clone(),
         tensors,
         "compressed subnet",
     )?;
+    for (node, rows) in removed {
+        compressed.prune_inputs(&node, rows)?;
+    }
     Ok((compressed, plan))
 }
 
@@ -66,11 +73,11 @@ fn stage_of(name: &str) -> Option<usize> {
 
 /// Zeroes the `fraction` of rows (inputs of the unrolled `out x rows` matrix, PyTorch
 /// layout: row r is element r of every output's filter) with the smallest L1 norm over the
-/// outputs; returns the rows kept (at least one).
-pub fn prune_rows(weights: &mut [f32], outputs: usize, rows: usize, fraction: f64) -> usize {
+/// outputs, keeping at least one; returns the rows removed.
+pub fn prune_rows(weights: &mut [f32], outputs: usize, rows: usize, fraction: f64) -> Vec<u32> {
     let remove = ((rows as f64 * fraction).floor() as usize).min(rows - 1);
     if remove == 0 {
-        return rows;
+        return Vec::new();
     }
     let mut norms: Vec<(f64, usize)> = (0..rows)
         .map(|r| {
@@ -82,12 +89,15 @@ pub fn prune_rows(weights: &mut [f32], outputs: usize, rows: usize, fraction: f6
         .collect();
     // Ties go to the later row, so the outcome does not depend on the sort.
     norms.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut removed = Vec::with_capacity(remove);
     for &(_, r) in &norms[..remove] {
         for o in 0..outputs {
             weights[o * rows + r] = 0.0;
         }
+        removed.push(r as u32);
     }
-    rows - remove
+    removed.sort_unstable();
+    removed
 }
 
 /// Rounds `weights` to a symmetric grid of 2^(bits-1) - 1 steps per sign spanning the
@@ -112,14 +122,13 @@ mod tests {
     fn pruning_removes_the_rows_of_smallest_l1_norm() {
         // 2 outputs x 4 rows; row norms 3, 0.5, 2, 1.
         let mut w = vec![1.0, 0.25, -1.0, 0.5, -2.0, 0.25, 1.0, -0.5];
-        let kept = prune_rows(&mut w, 2, 4, 0.5);
-        assert_eq!(kept, 2);
+        assert_eq!(prune_rows(&mut w, 2, 4, 0.5), vec![1, 3]);
         assert_eq!(w, vec![1.0, 0.0, -1.0, 0.0, -2.0, 0.0, 1.0, 0.0]);
         let mut all = w.clone();
-        assert_eq!(prune_rows(&mut all, 2, 4, 0.0), 4);
+        assert!(prune_rows(&mut all, 2, 4, 0.0).is_empty());
         assert_eq!(all, w);
         // Never every row.
-        assert_eq!(prune_rows(&mut [1.0; 8], 2, 4, 0.95), 1);
+        assert_eq!(prune_rows(&mut [1.0; 8], 2, 4, 0.95).len(), 3);
     }
 
     #[test]

@@ -27,6 +27,23 @@ pub fn normalize_input(p: &OpParams, images: &[f32], per_channel: &[f32], dst: &
         });
 }
 
+/// Of each of `p.images` vectors of `p.channels` values in `src`, the `p.out_channels`
+/// values at indices `kept` (ascending) into `dst`: the inputs a pruned matrix layer maps,
+/// its removed rows being absent from the crossbar.
+pub fn select_columns(p: &OpParams, src: &[f32], kept: &[u32], dst: &mut [f32]) {
+    let (full, selected) = (p.channels as usize, p.out_channels as usize);
+    debug_assert_eq!(kept.len(), selected);
+    dst.par_chunks_mut(PIXELS_PER_TASK * selected)
+        .zip(src.par_chunks(PIXELS_PER_TASK * full))
+        .for_each(|(dst, src)| {
+            for (dst, src) in dst.chunks_exact_mut(selected).zip(src.chunks_exact(full)) {
+                for (d, &r) in dst.iter_mut().zip(kept) {
+                    *d = src[r as usize];
+                }
+            }
+        });
+}
+
 /// Patches of the output pixels `p.first_pixel ..` (over the batch, (image, oy, ox) order)
 /// into `dst` (pixels, c * k * k), each ordered (channel, ky, kx) like PyTorch's weight;
 /// zero outside the image.

@@ -54,6 +54,9 @@ struct StackedLayer {
     gains: wgpu::Buffer,
     /// Ones, then the bias: the bias as a per-channel affine.
     bias: Option<wgpu::Buffer>,
+    /// The inputs mapped when some were pruned: their count, and their indices as exact
+    /// floats (the `per_channel` operand of `select_columns`).
+    kept: Option<(usize, wgpu::Buffer)>,
 }
 
 /// Consecutive chip instances of a network on the GPU.
@@ -142,9 +145,9 @@ impl<'g> GpuChips<'g> {
         for (z, instance) in instances.enumerate() {
             let programmed = AnalogMatrices::program(gpu, hw, net, Chip { seed, instance })?;
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            for (k, layer) in programmed.into_layers().into_iter().enumerate() {
+            for (k, (layer, kept)) in programmed.into_layers().into_iter().enumerate() {
                 if z == 0 {
-                    layers.push(StackedLayer::allocate(ctx, &layer, chips)?);
+                    layers.push(StackedLayer::allocate(ctx, &layer, kept, chips)?);
                     gains.push(Vec::with_capacity(chips * layer.gains().len()));
                 }
                 layers[k].copy_chip(&mut encoder, &layer, z)?;
@@ -204,6 +207,32 @@ impl<'g> GpuChips<'g> {
         out
     }
 
+    /// Of the `vectors` input vectors in `x`, the elements that matrix layer `layer` maps
+    /// when pruning removed some of its inputs; `None` when it maps them all.
+    fn select_kept(&self, layer: usize, x: &DeviceBatch, vectors: usize) -> Option<DeviceBatch> {
+        let (count, indices) = self.layers[layer].kept.as_ref()?;
+        let p = OpParams {
+            images: vectors as u32,
+            channels: (x.len / vectors.max(1)) as u32,
+            out_channels: *count as u32,
+            ..OpParams::default()
+        };
+        let len = vectors * count;
+        let out = DeviceBatch {
+            buffer: self.gpu.ctx.storage("activation", len),
+            len,
+        };
+        self.run_op(
+            Kernel::SelectColumns,
+            &p,
+            Some(&x.buffer),
+            Some(indices),
+            &out.buffer,
+            len,
+        );
+        Some(out)
+    }
+
     /// The product of matrix layer `layer` for `vectors` input vectors per chip in `x`
     /// (chip-major), bias added; `row_offset` is the data-set index of each chip's first
     /// vector.
@@ -252,8 +281,14 @@ impl<'g> GpuChips<'g> {
 }
 
 impl StackedLayer {
-    /// Buffers for `chips` copies of a layer programmed like `layer`.
-    fn allocate(ctx: &GpuContext, layer: &AnalogLayer<GpuLayer>, chips: usize) -> Result<Self> {
+    /// Buffers for `chips` copies of a layer programmed like `layer`, which maps the inputs
+    /// `kept` when some were pruned.
+    fn allocate(
+        ctx: &GpuContext,
+        layer: &AnalogLayer<GpuLayer>,
+        kept: Option<Vec<u32>>,
+        chips: usize,
+    ) -> Result<Self> {
         let grid = *layer.grid();
         let chunks = layer
             .inner()
@@ -280,12 +315,24 @@ impl StackedLayer {
             let ones_then_bias = [vec![1.0; b.len()], b.to_vec()].concat();
             ctx.upload("bias", &ones_then_bias)
         });
+        // Indices travel as floats, exact below 2^24 inputs.
+        let kept = kept.map(|kept| {
+            let indices: Vec<f32> = kept.iter().map(|&r| r as f32).collect();
+            (kept.len(), ctx.upload("kept inputs", &indices))
+        });
+        if kept.is_some() && grid.n_in >= 1 << 24 {
+            return Err(Error::Shape(format!(
+                "a pruned layer of {} inputs is too wide for the GPU",
+                grid.n_in
+            )));
+        }
         Ok(StackedLayer {
             grid,
             params: layer.mvm_params(0, 0),
             chunks,
             gains: ctx.storage("gains", 0),
             bias,
+            kept,
         })
     }
 
@@ -377,7 +424,9 @@ impl LayerRunner for GpuChips<'_> {
     ) -> Result<DeviceBatch> {
         let pixels = p.images as usize * p.out_pixels();
         let patches = self.op_to_new(Kernel::Im2col, p, x, pixels * p.patch_len());
-        self.product(layer, &patches.buffer, pixels / self.chips, row_offset)
+        let selected = self.select_kept(layer, &patches, pixels);
+        let inputs = selected.as_ref().unwrap_or(&patches);
+        self.product(layer, &inputs.buffer, pixels / self.chips, row_offset)
     }
 
     fn linear(
@@ -387,7 +436,10 @@ impl LayerRunner for GpuChips<'_> {
         x: &DeviceBatch,
         row_offset: u32,
     ) -> Result<DeviceBatch> {
-        self.product(layer, &x.buffer, p.images as usize / self.chips, row_offset)
+        let images = p.images as usize;
+        let selected = self.select_kept(layer, x, images);
+        let inputs = selected.as_ref().unwrap_or(x);
+        self.product(layer, &inputs.buffer, images / self.chips, row_offset)
     }
 
     fn channel_affine(&self, p: &OpParams, per_channel: &[f32], x: &mut DeviceBatch) -> Result<()> {

@@ -18,6 +18,8 @@ pub enum Kernel {
     NormalizeInput,
     /// `shaders/network_ops.wgsl`: convolution patches.
     Im2col,
+    /// `shaders/network_ops.wgsl`: the inputs a pruned layer maps.
+    SelectColumns,
     /// `shaders/network_ops.wgsl`: per-channel scale and shift, in place.
     ChannelAffine,
     /// `shaders/network_ops.wgsl`: relu, in place.
@@ -34,12 +36,13 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 12] = [
         Kernel::ProgramConductances,
         Kernel::AnalogMvm,
         Kernel::GdcReadout,
         Kernel::NormalizeInput,
         Kernel::Im2col,
+        Kernel::SelectColumns,
         Kernel::ChannelAffine,
         Kernel::Relu,
         Kernel::Add,
@@ -56,6 +59,7 @@ impl Kernel {
             Kernel::GdcReadout => "gdc_readout",
             Kernel::NormalizeInput => "normalize_input",
             Kernel::Im2col => "im2col",
+            Kernel::SelectColumns => "select_columns",
             Kernel::ChannelAffine => "channel_affine",
             Kernel::Relu => "relu",
             Kernel::Add => "add",
