@@ -108,6 +108,9 @@ impl Matrices for FloatMatrices {
     }
 }
 
+/// A programmed layer with the inputs it maps when pruning removed some.
+pub type MappedLayer<L> = (AnalogLayer<L>, Option<Vec<u32>>);
+
 /// The matrix layers of a network programmed onto the crossbar tiles of one chip instance.
 pub struct AnalogMatrices<'b, B: Backend> {
     backend: &'b B,
@@ -150,7 +153,7 @@ impl<'b, B: Backend> AnalogMatrices<'b, B> {
 
     /// The programmed layers, in execution order, each with the inputs it maps when some
     /// were pruned.
-    pub fn into_layers(self) -> Vec<(AnalogLayer<B::Layer>, Option<Vec<u32>>)> {
+    pub fn into_layers(self) -> Vec<MappedLayer<B::Layer>> {
         self.layers.into_iter().zip(self.kept).collect()
     }
 }
