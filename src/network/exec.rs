@@ -345,32 +345,39 @@ thread_local! {
     /// The im2col block of the calling thread, kept between layers and batches: a fresh
     /// 8 MiB allocation per convolution costs page faults comparable to building the block.
     static PATCHES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The inputs of a pruned layer selected from a block, kept likewise.
+    static SELECTED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl<M: Matrices> HostLayers<'_, M> {
-    /// The elements of `vectors` input vectors of `len` values that matrix layer `layer`
-    /// maps: all of them, or those kept by pruning.
-    fn mapped_inputs<'x>(
+    /// The product of matrix layer `layer` for `vectors` input vectors of `len` values in
+    /// `x`: of all of them, or of the elements kept by pruning.
+    fn mapped_product(
         &self,
         layer: usize,
-        x: &'x [f32],
+        x: &[f32],
         vectors: usize,
         len: usize,
-    ) -> std::borrow::Cow<'x, [f32]> {
-        match self.matrices.kept_inputs(layer) {
-            None => std::borrow::Cow::Borrowed(x),
-            Some(kept) => {
-                let p = OpParams {
-                    images: vectors as u32,
-                    channels: len as u32,
-                    out_channels: kept.len() as u32,
-                    ..OpParams::default()
-                };
-                let mut selected = vec![0.0; vectors * kept.len()];
-                ops::select_columns(&p, x, kept, &mut selected);
-                std::borrow::Cow::Owned(selected)
+        row_offset: u32,
+    ) -> Result<Vec<f32>> {
+        let Some(kept) = self.matrices.kept_inputs(layer) else {
+            return self.matrices.product(layer, x, vectors, row_offset);
+        };
+        SELECTED.with_borrow_mut(|selected| {
+            let size = vectors * kept.len();
+            if selected.len() < size {
+                selected.resize(size, 0.0);
             }
-        }
+            let selected = &mut selected[..size];
+            let p = OpParams {
+                images: vectors as u32,
+                channels: len as u32,
+                out_channels: kept.len() as u32,
+                ..OpParams::default()
+            };
+            ops::select_columns(&p, x, kept, selected);
+            self.matrices.product(layer, selected, vectors, row_offset)
+        })
     }
 }
 
@@ -423,8 +430,7 @@ impl<M: Matrices> LayerRunner for HostLayers<'_, M> {
                 };
                 ops::im2col(&block_params, &planar, patches);
                 let offset = row_offset + start as u32;
-                let inputs = self.mapped_inputs(layer, patches, n, cols);
-                y.extend(self.matrices.product(layer, &inputs, n, offset)?);
+                y.extend(self.mapped_product(layer, patches, n, cols, offset)?);
             }
             Ok(())
         })?;
@@ -439,8 +445,7 @@ impl<M: Matrices> LayerRunner for HostLayers<'_, M> {
         row_offset: u32,
     ) -> Result<Vec<f32>> {
         let vectors = p.images as usize;
-        let inputs = self.mapped_inputs(layer, x, vectors, x.len() / vectors.max(1));
-        self.matrices.product(layer, &inputs, vectors, row_offset)
+        self.mapped_product(layer, x, vectors, x.len() / vectors.max(1), row_offset)
     }
 
     fn channel_affine(&self, p: &OpParams, per_channel: &[f32], x: &mut Vec<f32>) -> Result<()> {

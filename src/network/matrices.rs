@@ -83,12 +83,7 @@ impl FloatMatrices {
 impl Matrices for FloatMatrices {
     fn product(&self, layer: usize, x: &[f32], rows: usize, _: u32) -> Result<Vec<f32>> {
         let l = &self.layers[layer];
-        if x.len() != rows * l.n_in {
-            return Err(Error::Shape(format!(
-                "{} inputs for {rows} vectors of matrix layer {layer}",
-                x.len()
-            )));
-        }
+        check_inputs(x, rows, l.n_in, layer)?;
         let mut y = vec![0.0; rows * l.n_out];
         matmul_parallel(
             &mut y,
@@ -160,12 +155,7 @@ impl<'b, B: Backend> AnalogMatrices<'b, B> {
 
 impl<B: Backend> Matrices for AnalogMatrices<'_, B> {
     fn product(&self, layer: usize, x: &[f32], rows: usize, row_offset: u32) -> Result<Vec<f32>> {
-        if x.len() != rows * self.layers[layer].grid().n_in {
-            return Err(Error::Shape(format!(
-                "{} inputs for {rows} vectors of matrix layer {layer}",
-                x.len()
-            )));
-        }
+        check_inputs(x, rows, self.layers[layer].grid().n_in, layer)?;
         // The executor checked the images, and the weights are finite: activations stay
         // finite short of an f32 overflow, which yields NaN logits rather than a failure.
         self.layers[layer].forward_finite(self.backend, x, rows, row_offset)
@@ -173,5 +163,17 @@ impl<B: Backend> Matrices for AnalogMatrices<'_, B> {
 
     fn kept_inputs(&self, layer: usize) -> Option<&[u32]> {
         self.kept[layer].as_deref()
+    }
+}
+
+/// Checks that `x` holds `rows` vectors of the `n_in` inputs matrix layer `layer` maps.
+fn check_inputs(x: &[f32], rows: usize, n_in: usize, layer: usize) -> Result<()> {
+    if x.len() == rows * n_in {
+        Ok(())
+    } else {
+        Err(Error::Shape(format!(
+            "{} inputs for {rows} vectors of matrix layer {layer}",
+            x.len()
+        )))
     }
 }
