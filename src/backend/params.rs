@@ -395,6 +395,17 @@ impl OpParams {
         }
     }
 
+    /// `select_columns`: of each of `vectors` vectors of `len` values, the `kept` values a
+    /// pruned matrix layer maps.
+    pub fn select_columns(vectors: usize, len: usize, kept: usize) -> Self {
+        OpParams {
+            images: vectors as u32,
+            channels: len as u32,
+            out_channels: kept as u32,
+            ..OpParams::default()
+        }
+    }
+
     /// Values of one input activation.
     pub fn input_len(&self) -> usize {
         (self.channels * self.height * self.width) as usize

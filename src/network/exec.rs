@@ -369,12 +369,7 @@ impl<M: Matrices> HostLayers<'_, M> {
                 selected.resize(size, 0.0);
             }
             let selected = &mut selected[..size];
-            let p = OpParams {
-                images: vectors as u32,
-                channels: len as u32,
-                out_channels: kept.len() as u32,
-                ..OpParams::default()
-            };
+            let p = OpParams::select_columns(vectors, len, kept.len());
             ops::select_columns(&p, x, kept, selected);
             self.matrices.product(layer, selected, vectors, row_offset)
         })

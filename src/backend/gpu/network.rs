@@ -211,12 +211,7 @@ impl<'g> GpuChips<'g> {
     /// when pruning removed some of its inputs; `None` when it maps them all.
     fn select_kept(&self, layer: usize, x: &DeviceBatch, vectors: usize) -> Option<DeviceBatch> {
         let (count, indices) = self.layers[layer].kept.as_ref()?;
-        let p = OpParams {
-            images: vectors as u32,
-            channels: (x.len / vectors.max(1)) as u32,
-            out_channels: *count as u32,
-            ..OpParams::default()
-        };
+        let p = OpParams::select_columns(vectors, x.len / vectors.max(1), *count);
         let len = vectors * count;
         let out = DeviceBatch {
             buffer: self.gpu.ctx.storage("activation", len),
@@ -316,16 +311,16 @@ impl StackedLayer {
             ctx.upload("bias", &ones_then_bias)
         });
         // Indices travel as floats, exact below 2^24 inputs.
-        let kept = kept.map(|kept| {
-            let indices: Vec<f32> = kept.iter().map(|&r| r as f32).collect();
-            (kept.len(), ctx.upload("kept inputs", &indices))
-        });
         if kept.is_some() && grid.n_in >= 1 << 24 {
             return Err(Error::Shape(format!(
                 "a pruned layer of {} inputs is too wide for the GPU",
                 grid.n_in
             )));
         }
+        let kept = kept.map(|kept| {
+            let indices: Vec<f32> = kept.iter().map(|&r| r as f32).collect();
+            (kept.len(), ctx.upload("kept inputs", &indices))
+        });
         Ok(StackedLayer {
             grid,
             params: layer.mvm_params(0, 0),
