@@ -10,8 +10,8 @@ use imcnas::backend::Backend;
 use imcnas::backend::cpu::{CpuBackend, gemm::matmul_parallel};
 use imcnas::backend::gpu::GpuBackend;
 use imcnas::config;
-use imcnas::engine::{Chip, program_layer};
-use imcnas::rng::{Seed, uniforms4};
+use imcnas::physics::rng::{Seed, uniforms4};
+use imcnas::runtime::engine::{Chip, program_layer};
 use std::hint::black_box;
 
 const BATCH: usize = 1024;

@@ -4,8 +4,8 @@
 //! inference (same executor, exact products) measured in the same run.
 //!
 //! The GPU backend is measured when a hardware adapter exists (or with IMCNAS_BENCH_GPU=1,
-//! which also accepts software adapters): with activations returning to the host after every
-//! matrix layer, and resident on the device for one chip and for a stacked set of ten.
+//! which also accepts software adapters), its activations resident on the device, for one
+//! chip and for a stacked set of ten.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use imcnas::backend::Backend;
@@ -13,12 +13,10 @@ use imcnas::backend::cpu::CpuBackend;
 use imcnas::backend::gpu::GpuBackend;
 use imcnas::config;
 use imcnas::data::{self, DatasetName, Split};
-use imcnas::engine::Chip;
 use imcnas::network::arch::Arch;
-use imcnas::network::chips::NetworkBackend;
-use imcnas::network::exec::Executor;
-use imcnas::network::matrices::{AnalogMatrices, FloatMatrices};
-use imcnas::rng::Seed;
+use imcnas::physics::rng::Seed;
+use imcnas::runtime::ChipSet;
+use imcnas::runtime::engine::Chip;
 use imcnas::train::TrainNet;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -39,7 +37,6 @@ fn lenet(c: &mut Criterion) {
     let net = TrainNet::new(&graph, &device)
         .to_network(None)
         .expect("network");
-    let exec = Executor::new(&net);
     let hw = config::load("aihwkit-default", &[]).expect("preset");
     let chip = Chip {
         seed: Seed(1),
@@ -49,46 +46,24 @@ fn lenet(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("lenet_batch{BATCH}"));
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(20);
-    let float = FloatMatrices::new(&net);
+    let float = ChipSet::float(&CpuBackend, &net).expect("float");
     group.bench_function("plain_f32", |b| {
-        b.iter(|| {
-            exec.logits(&float, black_box(images), BATCH, 0)
-                .expect("float")
-        })
+        b.iter(|| float.logits(black_box(images), BATCH, 0).expect("float"))
     });
-    let cpu = AnalogMatrices::program(&CpuBackend, &hw, &net, chip).expect("program");
+    let cpu = ChipSet::program(&CpuBackend, &hw, &net, chip.seed, 0..1).expect("program");
     group.bench_function("analog_cpu", |b| {
-        b.iter(|| {
-            exec.logits(&cpu, black_box(images), BATCH, 0)
-                .expect("analog")
-        })
+        b.iter(|| cpu.logits(black_box(images), BATCH, 0).expect("analog"))
     });
     let any = std::env::var("IMCNAS_BENCH_GPU").is_ok_and(|v| v == "1");
     if let Ok(gpu) = GpuBackend::new(any) {
-        // Activations returning to the host after every matrix layer.
-        let matrices = AnalogMatrices::program(&gpu, &hw, &net, chip).expect("program");
-        group.bench_function(
-            format!("analog_gpu_host_roundtrip ({})", gpu.describe()),
-            |b| {
-                b.iter(|| {
-                    exec.logits(&matrices, black_box(images), BATCH, 0)
-                        .expect("analog")
-                })
-            },
-        );
         // Activations on the device from images to logits; one chip, then a stacked set of
         // CHIPS chips (the throughput counts every image on every chip).
         for chips in [1, CHIPS] {
-            let set = gpu
-                .program_chips(&hw, &net, chip.seed, 0..chips)
-                .expect("program");
+            let set = ChipSet::program(&gpu, &hw, &net, chip.seed, 0..chips).expect("program");
             let name = format!("analog_gpu_resident_{chips}_chips ({})", gpu.describe());
             group.throughput(Throughput::Elements(BATCH as u64 * u64::from(chips)));
             group.bench_function(name, |b| {
-                b.iter(|| {
-                    set.logits(&exec, black_box(images), BATCH, 0)
-                        .expect("analog")
-                })
+                b.iter(|| set.logits(black_box(images), BATCH, 0).expect("analog"))
             });
         }
     }

@@ -12,9 +12,7 @@ use imcnas::backend::Backend;
 use imcnas::backend::cpu::CpuBackend;
 use imcnas::backend::gpu::GpuBackend;
 use imcnas::data::{self, DatasetName, Normalization, Split};
-use imcnas::eval::accuracy;
-use imcnas::network::chips::NetworkBackend;
-use imcnas::network::matrices::FloatMatrices;
+use imcnas::eval::float_accuracy;
 use imcnas::supernet::Experiment;
 use imcnas::supernet::evaluate::CandidateEvaluator;
 use imcnas::supernet::genome::{Candidate, JointSpace};
@@ -79,7 +77,7 @@ fn search(c: &mut Criterion) {
     group.bench_function("plain_f32", |b| {
         b.iter(|| {
             for net in &subnets {
-                accuracy(net, &FloatMatrices::new(net), &test, 256).expect("float");
+                float_accuracy(net, &test, 256).expect("float");
             }
         })
     });
@@ -101,7 +99,7 @@ fn search(c: &mut Criterion) {
     group.finish();
 }
 
-fn bench_backend<B: NetworkBackend>(
+fn bench_backend<B: Backend>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     evaluator: &CandidateEvaluator<'_, B>,

@@ -23,24 +23,18 @@ struct MvmParams {
     stream: u32,
     key_lo: u32,
     key_hi: u32,
-    nm_abs_max: u32,
-    max_rounds: u32,
-    dac_step: f32,
-    dac_bound: f32,
-    adc_step: f32,
-    adc_bound: f32,
-    out_noise: f32,
-    w_noise: f32,
+    periphery: Periphery,
 }
 
+// Invocations per workgroup.
 const WG: u32 = 128u;
 // Columns per invocation: WG * COLS = 1024, the largest tile (config tile.cols).
 const COLS: u32 = 8u;
-// Input vectors per workgroup.
-const ROWS: u32 = 2u;
+// ROWS, the input vectors per workgroup, is prepended by the host (MVM_ROWS in
+// src/backend/gpu/shaders.rs), which sizes the dispatch by it.
 // Largest tile input count (config tile.rows).
 const MAX_K: u32 = 1024u;
-const SLOTS: u32 = 16u; // ROWS * COLS
+const SLOTS: u32 = ROWS * COLS;
 
 @group(0) @binding(0) var<uniform> p: MvmParams;
 // Inputs, (chips, batch, n_in).
@@ -60,7 +54,7 @@ var<workgroup> row_active: array<u32, ROWS>;
 var<workgroup> row_exceeded: array<atomic<u32>, ROWS>;
 var<workgroup> any_active: u32;
 
-@compute @workgroup_size(128)
+@compute @workgroup_size(WG)
 fn analog_mvm(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) grid: vec3<u32>,
@@ -108,7 +102,7 @@ fn analog_mvm(
                 }
                 if (t == 0u) {
                     var alpha = 1.0;
-                    if (p.nm_abs_max == 1u) {
+                    if (p.periphery.nm_abs_max == 1u) {
                         alpha = red[0];
                     }
                     row_alpha[r] = alpha;
@@ -119,14 +113,14 @@ fn analog_mvm(
                 workgroupBarrier();
             }
 
-            for (var bm_round = 0u; bm_round < p.max_rounds; bm_round++) {
+            for (var bm_round = 0u; bm_round < p.periphery.max_rounds; bm_round++) {
                 // DAC of the active rows.
                 for (var r = 0u; r < ROWS; r++) {
                     if (row_active[r] == 1u) {
                         let scale = row_alpha[r] * row_rfac[r];
                         let b = row0 + r;
                         for (var j = t; j < kn; j += WG) {
-                            xq[r * MAX_K + j] = quantize(x[x0 + b * p.n_in + k0 + j] / scale, p.dac_step, p.dac_bound);
+                            xq[r * MAX_K + j] = quantize(x[x0 + b * p.n_in + k0 + j] / scale, p.periphery.dac_step, p.periphery.dac_bound);
                         }
                     }
                 }
@@ -153,7 +147,7 @@ fn analog_mvm(
                             if (col < cols) {
                                 let wv = w_t[w_row + col];
                                 acc[r * COLS + c] = acc[r * COLS + c] + wv * xv;
-                                if (p.w_noise > 0.0) {
+                                if (p.periphery.w_noise > 0.0) {
                                     acc_abs[r * COLS + c] = acc_abs[r * COLS + c] + abs(wv) * (xv * xv);
                                 }
                             }
@@ -171,17 +165,17 @@ fn analog_mvm(
                             if (col < cols) {
                                 let gc = c0 + col;
                                 var v = acc[r * COLS + c];
-                                if (p.out_noise > 0.0) {
+                                if (p.periphery.out_noise > 0.0) {
                                     let n = normals4(vec4<u32>(gc >> 2u, row_global, stream, noise_word(PURPOSE_OUT_NOISE, g, bm_round)), key);
-                                    v = v + p.out_noise * n[gc & 3u];
+                                    v = v + p.periphery.out_noise * n[gc & 3u];
                                 }
-                                if (p.w_noise > 0.0) {
+                                if (p.periphery.w_noise > 0.0) {
                                     let n = normals4(vec4<u32>(gc >> 2u, row_global, stream, noise_word(PURPOSE_WEIGHT_NOISE, g, bm_round)), key);
-                                    v = v + p.w_noise * sqrt(acc_abs[r * COLS + c]) * n[gc & 3u];
+                                    v = v + p.periphery.w_noise * sqrt(acc_abs[r * COLS + c]) * n[gc & 3u];
                                 }
-                                let q = round_to_step(v, p.adc_step);
-                                exceeded = exceeded || abs(q) > p.adc_bound;
-                                res[r * COLS + c] = clamp(q, -p.adc_bound, p.adc_bound);
+                                let q = round_to_step(v, p.periphery.adc_step);
+                                exceeded = exceeded || abs(q) > p.periphery.adc_bound;
+                                res[r * COLS + c] = clamp(q, -p.periphery.adc_bound, p.periphery.adc_bound);
                             }
                         }
                         if (exceeded) {
@@ -196,7 +190,7 @@ fn analog_mvm(
                     var again = 0u;
                     for (var r = 0u; r < ROWS; r++) {
                         if (row_active[r] == 1u) {
-                            if (atomicLoad(&row_exceeded[r]) == 1u && bm_round + 1u < p.max_rounds) {
+                            if (atomicLoad(&row_exceeded[r]) == 1u && bm_round + 1u < p.periphery.max_rounds) {
                                 row_rfac[r] = row_rfac[r] * 2.0;
                                 again = 1u;
                             } else {

@@ -1,6 +1,21 @@
 // Helpers prepended to every kernel of the engine.
-// Twins: src/rng.rs (philox4x32_10, uniform01, ln_poly, sincos_turn, normals4, uniforms4),
-// src/mapping.rs (split_start, split_size, group_of), src/backend/params.rs (round_to_step, quantize).
+// Twins: src/physics/rng.rs (philox4x32_10, uniform01, ln_poly, sincos_turn, normals4,
+// uniforms4), src/physics/mapping.rs (split_start, split_size, group_of),
+// src/backend/params.rs (round_to_step, quantize, Periphery).
+
+// The converter and noise settings of a tile's forward pass, nested in MvmParams and
+// ReadoutParams (at an offset that is a multiple of 16 bytes, as uniform buffers require).
+// Twin of Periphery in src/backend/params.rs.
+struct Periphery {
+    nm_abs_max: u32,
+    max_rounds: u32,
+    dac_step: f32,
+    dac_bound: f32,
+    adc_step: f32,
+    adc_bound: f32,
+    out_noise: f32,
+    w_noise: f32,
+}
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;

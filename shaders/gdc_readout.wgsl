@@ -18,16 +18,14 @@ struct ReadoutParams {
     key_lo: u32,
     key_hi: u32,
     purpose: u32,
-    max_rounds: u32,
-    dac_step: f32,
-    dac_bound: f32,
-    adc_step: f32,
-    adc_bound: f32,
-    out_noise: f32,
-    w_noise: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+    periphery: Periphery,
 }
 
-const WORKGROUP: u32 = 64u;
+// WORKGROUP, the invocations per workgroup, is prepended by the host (READOUT_WORKGROUP in
+// src/backend/gpu/shaders.rs), which sizes the dispatch by it.
 // Twin of READOUT_WEIGHT_NOISE.
 const READOUT_WEIGHT_NOISE: u32 = 65536u;
 
@@ -41,25 +39,25 @@ fn readout_column(o: u32, j: u32) -> f32 {
     let cols = split_size(p.n_out, p.out_groups, o);
     var rfac = 1.0;
     var sum = 0.0;
-    for (var bm_round = 0u; bm_round < p.max_rounds; bm_round++) {
-        let xq = quantize(1.0 / rfac, p.dac_step, p.dac_bound);
+    for (var bm_round = 0u; bm_round < p.periphery.max_rounds; bm_round++) {
+        let xq = quantize(1.0 / rfac, p.periphery.dac_step, p.periphery.dac_bound);
         var exceeded = false;
         sum = 0.0;
         for (var i = c0; i < c0 + cols; i++) {
             let wij = w[(i - p.row_offset) * p.w_row_stride + j * p.w_col_stride];
             var y = wij * xq;
-            if (p.out_noise > 0.0) {
-                y = y + p.out_noise * normals4(vec4<u32>(i >> 2u, j, p.stream, p.purpose | (bm_round << 24u)), key)[i & 3u];
+            if (p.periphery.out_noise > 0.0) {
+                y = y + p.periphery.out_noise * normals4(vec4<u32>(i >> 2u, j, p.stream, p.purpose | (bm_round << 24u)), key)[i & 3u];
             }
-            if (p.w_noise > 0.0) {
+            if (p.periphery.w_noise > 0.0) {
                 let word = p.purpose | READOUT_WEIGHT_NOISE | (bm_round << 24u);
-                y = y + p.w_noise * sqrt(abs(wij) * xq * xq) * normals4(vec4<u32>(i >> 2u, j, p.stream, word), key)[i & 3u];
+                y = y + p.periphery.w_noise * sqrt(abs(wij) * xq * xq) * normals4(vec4<u32>(i >> 2u, j, p.stream, word), key)[i & 3u];
             }
-            let q = round_to_step(y, p.adc_step);
-            exceeded = exceeded || abs(q) > p.adc_bound;
-            sum = sum + abs(clamp(q, -p.adc_bound, p.adc_bound));
+            let q = round_to_step(y, p.periphery.adc_step);
+            exceeded = exceeded || abs(q) > p.periphery.adc_bound;
+            sum = sum + abs(clamp(q, -p.periphery.adc_bound, p.periphery.adc_bound));
         }
-        if (!exceeded || bm_round + 1u == p.max_rounds) {
+        if (!exceeded || bm_round + 1u == p.periphery.max_rounds) {
             break;
         }
         rfac = rfac * 2.0;
@@ -67,7 +65,7 @@ fn readout_column(o: u32, j: u32) -> f32 {
     return sum * rfac;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn gdc_readout(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
     let index = (wid.y * nwg.x + wid.x) * WORKGROUP + lid;

@@ -19,7 +19,8 @@ struct OpParams {
     first_pixel: u32,
 }
 
-const OPS_WG: u32 = 256u;
+// OPS_WG, the invocations per workgroup, is prepended by the host (OPS_WORKGROUP in
+// src/backend/gpu/shaders.rs), which sizes the dispatch by it.
 
 @group(0) @binding(0) var<uniform> q: OpParams;
 // The layer's input (or the second operand of an in-place layer).
@@ -34,7 +35,7 @@ fn item(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
 }
 
 // NCHW images -> (x - mean[c]) / std[c], channels-last.
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn normalize_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     let c = q.channels;
@@ -50,7 +51,7 @@ fn normalize_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 
 // Patches (pixel, c * k * k) of the output pixels first_pixel.., each ordered (channel, ky, kx)
 // like PyTorch's weight (out, in, k, k); zero outside the image.
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     let k = q.kernel;
@@ -79,7 +80,7 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 // The inputs a pruned matrix layer maps: of each of `images` vectors of `channels` values,
 // the `out_channels` values whose indices per_channel lists (exact integers, ascending).
 // Pruned rows are absent from the crossbar, so their inputs are never fed.
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn select_columns(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     let kept = q.out_channels;
@@ -91,7 +92,7 @@ fn select_columns(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 }
 
 // In place: v -> v * scale[c] + shift[c] (folded batch norm; a bias is scale 1).
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn channel_affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     let c = q.channels;
@@ -103,7 +104,7 @@ fn channel_affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 }
 
 // In place: max(v, 0).
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     if (i >= q.images * q.height * q.width * q.channels) {
@@ -113,7 +114,7 @@ fn relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // In place: the residual add, v -> v + src.
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     if (i >= q.images * q.height * q.width * q.channels) {
@@ -123,7 +124,7 @@ fn add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) g
 }
 
 // Max or average over square windows without padding, visited row by row.
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     let c = q.channels;
@@ -158,7 +159,7 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // Mean over all pixels of each channel, summed in pixel order: (images, channels).
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn global_avg_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     let c = q.channels;
@@ -176,7 +177,7 @@ fn global_avg_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 }
 
 // Channels-last -> per-image channel-major vectors, as PyTorch's flatten(1) of NCHW.
-@compute @workgroup_size(256)
+@compute @workgroup_size(OPS_WG)
 fn to_channels_first(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
     let c = q.channels;

@@ -1,6 +1,6 @@
 // Programming a chip instance of a layer, one invocation per weight.
 // Twin: src/backend/cpu/program_conductances.rs (program_conductances, program_one) and
-// src/device.rs (program_device, drift_device, apply_stuck, quantize_conductance, pcm_*).
+// src/physics/device.rs (program_device, drift_device, apply_stuck, quantize_conductance, pcm_*).
 
 // Twin of ProgramParams in src/backend/params.rs.
 struct ProgramParams {
@@ -33,7 +33,8 @@ struct ProgramParams {
 const MODEL_IDEAL: u32 = 0u;
 const MODEL_PCM: u32 = 1u;
 const MODEL_GENERIC: u32 = 2u;
-const WORKGROUP: u32 = 256u;
+// WORKGROUP, the invocations per workgroup, is prepended by the host (PROGRAM_WORKGROUP in
+// src/backend/gpu/shaders.rs), which sizes the dispatch by it.
 
 @group(0) @binding(0) var<uniform> p: ProgramParams;
 @group(0) @binding(1) var<storage, read> scales: array<f32>;
@@ -110,7 +111,7 @@ fn program_one(target_g: f32, z_prog: f32, z_nu: f32, z_read: f32, u: f32) -> ve
     return vec2<f32>(g_prog, drift_device(target_g, g_prog, z_nu, z_read));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn program_conductances(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
     let index = (wid.y * nwg.x + wid.x) * WORKGROUP + lid;

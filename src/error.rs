@@ -37,8 +37,10 @@ pub enum Error {
         expected: String,
     },
 
-    /// A `--config` argument that is neither a file nor a preset.
-    #[error("config {name}: no such file and no preset of that name (presets: {known})")]
+    /// A hardware configuration named without a path (no `/`, no `.toml`) that is no preset.
+    #[error(
+        "config {name}: no preset of that name (presets: {known}; name a file with a path, e.g. ./{name}.toml)"
+    )]
     UnknownPreset {
         /// What was asked for.
         name: String,

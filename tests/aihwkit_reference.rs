@@ -6,8 +6,8 @@ mod common;
 
 use imcnas::backend::Backend;
 use imcnas::config;
-use imcnas::engine::{Chip, program_layer};
-use imcnas::rng::Seed;
+use imcnas::physics::rng::Seed;
+use imcnas::runtime::engine::{Chip, program_layer};
 
 /// Runs X through W with a preset plus overrides and returns (Y, reference Y, max|ref|).
 fn run<B: Backend>(backend: &B, case: &str, key: &str, preset: &str, overrides: &[&str]) -> f32 {

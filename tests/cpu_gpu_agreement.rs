@@ -7,8 +7,8 @@ use imcnas::backend::Backend;
 use imcnas::backend::cpu::CpuBackend;
 use imcnas::backend::gpu::GpuBackend;
 use imcnas::config::{self, HwConfig};
-use imcnas::engine::{Chip, program_layer};
-use imcnas::rng::Seed;
+use imcnas::physics::rng::Seed;
+use imcnas::runtime::engine::{Chip, program_layer};
 
 struct Case {
     n_out: usize,

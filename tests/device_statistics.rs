@@ -6,10 +6,10 @@ mod common;
 
 use imcnas::backend::cpu::{CpuBackend, CpuLayer};
 use imcnas::config;
-use imcnas::device::{pcm_drift_mu_sigma, pcm_prog_sigma};
-use imcnas::engine::{AnalogLayer, Chip, program_layer};
-use imcnas::mapping::TileGrid;
-use imcnas::rng::Seed;
+use imcnas::physics::device::{pcm_drift_mu_sigma, pcm_prog_sigma};
+use imcnas::physics::mapping::TileGrid;
+use imcnas::physics::rng::Seed;
+use imcnas::runtime::engine::{AnalogLayer, Chip, program_layer};
 
 const G_MAX: f32 = 25.0;
 

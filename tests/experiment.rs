@@ -203,14 +203,14 @@ fn a_bad_experiment_is_refused_before_any_work() {
 
 mod common;
 
+use imcnas::backend::Backend;
 use imcnas::data::{self, DatasetName, Normalization, Split};
-use imcnas::network::chips::NetworkBackend;
 use imcnas::supernet::Experiment;
 use imcnas::supernet::evaluate::{CandidateEvaluator, Measurement};
 use imcnas::supernet::genome::JointSpace;
 
 /// One candidate of each device, measured by the search's evaluator on `backend`.
-fn measure_candidates<B: NetworkBackend>(backend: &B) -> Vec<Measurement> {
+fn measure_candidates<B: Backend>(backend: &B) -> Vec<Measurement> {
     let experiment = Experiment::load(None, &["hardware.instances=2".into()]).unwrap();
     let joint = JointSpace::new(&experiment.file);
     let mut train = data::load(DatasetName::Digits, Split::Train, None).unwrap();

@@ -6,18 +6,17 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use imcnas::backend::Backend;
+use imcnas::backend::cpu::CpuBackend;
 use imcnas::backend::gpu::GpuBackend;
 use imcnas::config;
 use imcnas::config::HwConfig;
 use imcnas::data::{self, Dataset, DatasetName, Split};
-use imcnas::engine::Chip;
-use imcnas::eval::{EvalOptions, EvalReport, accuracy, argmax, evaluate};
+use imcnas::eval::{EvalOptions, EvalReport, argmax, evaluate, float_accuracy};
 use imcnas::network::arch::Arch;
-use imcnas::network::chips::NetworkBackend;
-use imcnas::network::exec::Executor;
-use imcnas::network::matrices::{AnalogMatrices, FloatMatrices, Matrices};
 use imcnas::network::{Graph, GraphFile, Network};
-use imcnas::rng::Seed;
+use imcnas::physics::rng::Seed;
+use imcnas::runtime::ChipSet;
+use imcnas::runtime::engine::Chip;
 use imcnas::train::{TrainNet, TrainOptions, train};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -94,16 +93,37 @@ fn burn_logits(net: &Network, data: &Dataset) -> Vec<f32> {
     logits
 }
 
-fn network_logits(net: &Network, m: &impl Matrices, data: &Dataset) -> Vec<f32> {
-    let exec = Executor::new(net);
+fn network_logits<B: Backend>(set: &ChipSet<'_, B>, data: &Dataset) -> Vec<f32> {
     let per = data.image_len();
     let mut logits = Vec::new();
     for start in (0..data.len()).step_by(500) {
         let end = (start + 500).min(data.len());
         let images = &data.images[start * per..end * per];
-        logits.extend(exec.logits(m, images, end - start, start).unwrap());
+        logits.extend(set.logits(images, end - start, start).unwrap());
     }
     logits
+}
+
+/// The network's float reference.
+fn float(net: &Network) -> ChipSet<'_, CpuBackend> {
+    ChipSet::float(&CpuBackend, net).unwrap()
+}
+
+/// One chip of `net` on `backend`.
+fn one_chip<'a, B: Backend>(
+    backend: &'a B,
+    hw: &HwConfig,
+    net: &'a Network,
+    chip: Chip,
+) -> ChipSet<'a, B> {
+    ChipSet::program(
+        backend,
+        hw,
+        net,
+        chip.seed,
+        chip.instance..chip.instance + 1,
+    )
+    .unwrap()
 }
 
 /// Fraction of rows with the same arg-max, and the largest deviation relative to the
@@ -141,8 +161,7 @@ fn ideal_matches_burn<B: Backend>(backend: &B) {
         seed: Seed(3),
         instance: 0,
     };
-    let matrices = AnalogMatrices::program(backend, &hw, net, chip).unwrap();
-    let analog = network_logits(net, &matrices, &test);
+    let analog = network_logits(&one_chip(backend, &hw, net, chip), &test);
     let (agree, worst) = compare(&analog, &reference, 10);
     eprintln!(
         "ideal analog ({}) vs burn: predictions agree on {:.3}%, worst relative logit deviation {worst:.2e}",
@@ -152,7 +171,7 @@ fn ideal_matches_burn<B: Backend>(backend: &B) {
     assert!(agree >= 0.995, "agreement {agree}");
     assert!(worst <= 1e-3, "relative deviation {worst}");
     // The float executor is the same computation without tiles.
-    let float = network_logits(net, &FloatMatrices::new(net), &test);
+    let float = network_logits(&float(net), &test);
     assert!(compare(&float, &reference, 10).1 <= 1e-3);
 }
 
@@ -164,30 +183,25 @@ on_both_backends!(ideal_analog_execution_matches_burn_on_mnist, |b| {
 /// the backend's chip sets (on the GPU: stacked, activations on the device), 500 images at a
 /// time.
 fn chip_set_logits(
-    backend: &impl NetworkBackend,
+    backend: &impl Backend,
     hw: &HwConfig,
     net: &Network,
     instances: std::ops::Range<u32>,
     data: &Dataset,
 ) -> Vec<f32> {
-    let exec = Executor::new(net);
     let classes = net.graph.classes;
     let mut per_chip = vec![Vec::new(); instances.len()];
     // Sets as large as passes of two images allow: with a small binding limit, several
     // stacked chips and several passes per batch.
-    let per_set = backend.chips_per_set(hw, net, 2).unwrap() as u32;
+    let per_set = ChipSet::chips_per_set(backend, hw, net, 2).unwrap() as u32;
     for first in instances.clone().step_by(per_set as usize) {
         let set = first..instances.end.min(first + per_set);
-        let chips = backend
-            .program_chips(hw, net, Seed(11), set.clone())
-            .unwrap();
+        let chips = ChipSet::program(backend, hw, net, Seed(11), set.clone()).unwrap();
         assert_eq!(chips.chips(), set.len());
         for start in (0..data.len()).step_by(500) {
             let end = (start + 500).min(data.len());
             let n = end - start;
-            let logits = chips
-                .logits(&exec, data.images_of(start..end), n, start)
-                .unwrap();
+            let logits = chips.logits(data.images_of(start..end), n, start).unwrap();
             for (z, chip) in logits.chunks(n * classes).enumerate() {
                 per_chip[(first - instances.start) as usize + z].extend_from_slice(chip);
             }
@@ -302,16 +316,12 @@ fn pruned_inputs_leave_the_crossbar() {
     );
     assert!(zeroed.kept_inputs("c2").is_none());
 
-    let exact = network_logits(&zeroed, &FloatMatrices::new(&zeroed), &data);
-    let (agree, worst) = compare(
-        &network_logits(&pruned, &FloatMatrices::new(&pruned), &data),
-        &exact,
-        10,
-    );
+    let exact = network_logits(&float(&zeroed), &data);
+    let (agree, worst) = compare(&network_logits(&float(&pruned), &data), &exact, 10);
     assert_eq!(agree, 1.0);
     assert!(worst < 1e-5, "{worst}");
 
-    let cpu = imcnas::backend::cpu::CpuBackend;
+    let cpu = CpuBackend;
     let chip = Chip {
         seed: Seed(5),
         instance: 0,
@@ -319,30 +329,19 @@ fn pruned_inputs_leave_the_crossbar() {
     let small_tiles = ["tile.rows=32".to_string(), "tile.cols=32".to_string()];
     let hw = config::load("pcm", &small_tiles).unwrap();
     let in_groups = |n: &Network| -> Vec<usize> {
-        AnalogMatrices::program(&cpu, &hw, n, chip)
-            .unwrap()
-            .into_layers()
+        one_chip(&cpu, &hw, n, chip)
+            .grids()
             .iter()
-            .map(|(layer, _)| layer.grid().in_groups)
+            .map(|grid| grid.in_groups)
             .collect()
     };
     // c2 (the second matrix layer): 72 inputs on 3 tiles of 32 rows, 48 on 2.
     assert_eq!(in_groups(&zeroed)[1], 3);
     assert_eq!(in_groups(&pruned)[1], 2);
-    let on_chip = |n: &Network| {
-        network_logits(
-            n,
-            &AnalogMatrices::program(&cpu, &hw, n, chip).unwrap(),
-            &data,
-        )
-    };
+    let on_chip = |n: &Network| network_logits(&one_chip(&cpu, &hw, n, chip), &data);
     assert_ne!(on_chip(&pruned), on_chip(&zeroed));
     let ideal = config::load("ideal", &[]).unwrap();
-    let ideal_pruned = network_logits(
-        &pruned,
-        &AnalogMatrices::program(&cpu, &ideal, &pruned, chip).unwrap(),
-        &data,
-    );
+    let ideal_pruned = network_logits(&one_chip(&cpu, &ideal, &pruned, chip), &data);
     let (agree, worst) = compare(&ideal_pruned, &exact, 10);
     assert_eq!(agree, 1.0);
     assert!(worst < 1e-4, "{worst}");
@@ -443,7 +442,7 @@ fn cpu_and_gpu_networks_agree() {
 
 /// An evaluation of the LeNet, with the number of instances measured at each progress call.
 fn evaluate_counting(
-    backend: &impl NetworkBackend,
+    backend: &impl Backend,
     hw: &HwConfig,
     test: &Dataset,
     options: &EvalOptions,
@@ -517,13 +516,7 @@ fn resnet_trained_on_embedded_digits_reaches_95_percent() {
         false,
     )
     .unwrap();
-    let acc = accuracy(
-        &report.network,
-        &FloatMatrices::new(&report.network),
-        &test,
-        256,
-    )
-    .unwrap();
+    let acc = float_accuracy(&report.network, &test, 256).unwrap();
     eprintln!("resnet8-w8 on digits: test accuracy {:.2}%", 100.0 * acc);
     assert!(acc >= 0.95, "test accuracy {acc}");
     // What was exported loads back to the same network.

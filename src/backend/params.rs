@@ -2,15 +2,90 @@
 //!
 //! Each struct is `#[repr(C)]` + `Pod` and mirrors, field for field and in the same order,
 //! the struct of the same name in `shaders/`; the GPU receives it as a uniform buffer (sizes
-//! are multiples of 16 bytes for that reason).
+//! are multiples of 16 bytes, and a nested struct starts at a multiple of 16, for that
+//! reason). The structs are declared through `twin!`, which records every field's name,
+//! offset and size ([`ShaderStruct`]); a test reads the WGSL structs with naga and compares
+//! the two ([`shader_structs`]).
 
 use crate::config::{HwConfig, NoiseManagement};
-use crate::device::DeviceParams;
-use crate::rng::{Purpose, Seed, Stream};
+use crate::physics::device::DeviceParams;
+use crate::physics::rng::{Purpose, Seed, Stream};
 use bytemuck::{Pod, Zeroable};
 
+/// One field of a parameter struct as the host lays it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Field name, the same in WGSL.
+    pub name: &'static str,
+    /// Byte offset.
+    pub offset: usize,
+    /// Byte size.
+    pub size: usize,
+}
+
+/// A parameter struct with a WGSL twin of the same name.
+pub trait ShaderStruct: Pod {
+    /// The struct's name, the same in WGSL.
+    const NAME: &'static str;
+    /// Its fields in order.
+    fn members() -> Vec<Member>;
+}
+
+/// Declares a `#[repr(C)]` parameter struct and its [`ShaderStruct`] layout.
+macro_rules! twin {
+    ($(#[$attr:meta])* pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$attr])*
+        #[repr(C)]
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
+        }
+
+        impl ShaderStruct for $name {
+            const NAME: &'static str = stringify!($name);
+            fn members() -> Vec<Member> {
+                vec![$(Member {
+                    name: stringify!($field),
+                    offset: std::mem::offset_of!($name, $field),
+                    size: std::mem::size_of::<$ty>(),
+                }),*]
+            }
+        }
+    };
+}
+
+/// A parameter struct as the host lays it out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// The struct's name, the same in WGSL.
+    pub name: &'static str,
+    /// Its size in bytes.
+    pub size: usize,
+    /// Its fields in order.
+    pub members: Vec<Member>,
+}
+
+/// The layout of `T`.
+fn layout<T: ShaderStruct>() -> Layout {
+    Layout {
+        name: T::NAME,
+        size: std::mem::size_of::<T>(),
+        members: T::members(),
+    }
+}
+
+/// Every parameter struct with a WGSL twin.
+pub fn shader_structs() -> Vec<Layout> {
+    vec![
+        layout::<Periphery>(),
+        layout::<ProgramParams>(),
+        layout::<MvmParams>(),
+        layout::<ReadoutParams>(),
+        layout::<OpParams>(),
+    ]
+}
+
+twin! {
 /// Twin of `ProgramParams` in `shaders/program_conductances.wgsl`.
-#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct ProgramParams {
     /// Weight rows handled by this call.
@@ -62,12 +137,13 @@ pub struct ProgramParams {
     /// Padding to 16 bytes.
     pub pad: u32,
 }
+}
 
 impl ProgramParams {
     /// Parameters for programming rows `row_offset .. row_offset + n_rows` of a layer.
     pub fn new(
         hw: &HwConfig,
-        grid: &crate::mapping::TileGrid,
+        grid: &crate::physics::mapping::TileGrid,
         rows: std::ops::Range<usize>,
         seed: Seed,
         stream: Stream,
@@ -121,11 +197,13 @@ impl ProgramParams {
     }
 }
 
+twin! {
 /// The converter and noise settings of a tile's forward pass, common to the MVM and the
-/// drift read-out.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PeripheryParams {
-    /// 1 for abs-max noise management.
+/// drift read-out. Twin of `Periphery` in `shaders/common.wgsl`, nested in `MvmParams` and
+/// `ReadoutParams`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct Periphery {
+    /// 1 for abs-max noise management (the read-out's unit inputs need none).
     pub nm_abs_max: u32,
     /// Bound-management rounds at most.
     pub max_rounds: u32,
@@ -142,11 +220,12 @@ pub struct PeripheryParams {
     /// Weight read-noise coefficient.
     pub w_noise: f32,
 }
+}
 
-impl PeripheryParams {
+impl Periphery {
     /// The periphery of a validated configuration.
     pub fn new(hw: &HwConfig) -> Self {
-        PeripheryParams {
+        Periphery {
             nm_abs_max: u32::from(hw.noise_management == NoiseManagement::AbsMax),
             max_rounds: hw.max_bm_rounds,
             dac_step: hw.dac.step,
@@ -159,8 +238,8 @@ impl PeripheryParams {
     }
 }
 
+twin! {
 /// Twin of `MvmParams` in `shaders/analog_mvm.wgsl`.
-#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct MvmParams {
     /// Input vectors in this call.
@@ -187,29 +266,16 @@ pub struct MvmParams {
     pub key_lo: u32,
     /// Seed, high word.
     pub key_hi: u32,
-    /// 1 for abs-max noise management.
-    pub nm_abs_max: u32,
-    /// Bound-management rounds at most.
-    pub max_rounds: u32,
-    /// DAC step (0 = ideal).
-    pub dac_step: f32,
-    /// DAC bound.
-    pub dac_bound: f32,
-    /// ADC step (0 = ideal).
-    pub adc_step: f32,
-    /// ADC bound.
-    pub adc_bound: f32,
-    /// Output noise sigma.
-    pub out_noise: f32,
-    /// Weight read-noise coefficient.
-    pub w_noise: f32,
+    /// Converters and noise.
+    pub periphery: Periphery,
+}
 }
 
 impl MvmParams {
     /// Parameters of a whole-layer MVM of `batch` vectors.
     pub fn new(
-        grid: &crate::mapping::TileGrid,
-        periphery: &PeripheryParams,
+        grid: &crate::physics::mapping::TileGrid,
+        periphery: &Periphery,
         batch: usize,
         row_offset: u32,
         seed: Seed,
@@ -229,20 +295,13 @@ impl MvmParams {
             stream: stream.0,
             key_lo,
             key_hi,
-            nm_abs_max: periphery.nm_abs_max,
-            max_rounds: periphery.max_rounds,
-            dac_step: periphery.dac_step,
-            dac_bound: periphery.dac_bound,
-            adc_step: periphery.adc_step,
-            adc_bound: periphery.adc_bound,
-            out_noise: periphery.out_noise,
-            w_noise: periphery.w_noise,
+            periphery: *periphery,
         }
     }
 }
 
+twin! {
 /// Twin of `ReadoutParams` in `shaders/gdc_readout.wgsl`.
-#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct ReadoutParams {
     /// Layer inputs.
@@ -271,27 +330,22 @@ pub struct ReadoutParams {
     pub key_hi: u32,
     /// `Purpose` of the output noise (before or after drift).
     pub purpose: u32,
-    /// Bound-management rounds at most.
-    pub max_rounds: u32,
-    /// DAC step (0 = ideal).
-    pub dac_step: f32,
-    /// DAC bound.
-    pub dac_bound: f32,
-    /// ADC step (0 = ideal).
-    pub adc_step: f32,
-    /// ADC bound.
-    pub adc_bound: f32,
-    /// Output noise sigma.
-    pub out_noise: f32,
-    /// Weight read-noise coefficient.
-    pub w_noise: f32,
+    /// Padding: the periphery starts at a multiple of 16 bytes.
+    pub pad0: u32,
+    /// See `pad0`.
+    pub pad1: u32,
+    /// See `pad0`.
+    pub pad2: u32,
+    /// Converters and noise.
+    pub periphery: Periphery,
+}
 }
 
 impl ReadoutParams {
     /// Read-out of the whole layer stored (n_out, n_in) row-major.
     pub fn new(
-        grid: &crate::mapping::TileGrid,
-        periphery: &PeripheryParams,
+        grid: &crate::physics::mapping::TileGrid,
+        periphery: &Periphery,
         seed: Seed,
         stream: Stream,
         purpose: Purpose,
@@ -311,13 +365,10 @@ impl ReadoutParams {
             key_lo,
             key_hi,
             purpose: purpose as u32,
-            max_rounds: periphery.max_rounds,
-            dac_step: periphery.dac_step,
-            dac_bound: periphery.dac_bound,
-            adc_step: periphery.adc_step,
-            adc_bound: periphery.adc_bound,
-            out_noise: periphery.out_noise,
-            w_noise: periphery.w_noise,
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
+            periphery: *periphery,
         }
     }
 }
@@ -347,9 +398,9 @@ pub fn noise_word(purpose: Purpose, group: u32, round: u32) -> u32 {
     purpose as u32 | (group << 8) | (round << 24)
 }
 
+twin! {
 /// Twin of `OpParams` in `shaders/network_ops.wgsl`: the shapes of one digital layer of a
 /// network (activations channels-last, `images` of them).
-#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct OpParams {
     /// Images in the batch (all chip instances of a stacked pass together).
@@ -376,6 +427,7 @@ pub struct OpParams {
     pub max_pool: u32,
     /// `im2col`: first output pixel (over the batch) of the block built.
     pub first_pixel: u32,
+}
 }
 
 impl OpParams {

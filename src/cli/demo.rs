@@ -4,8 +4,8 @@
 use super::{AnyBackend, BackendChoice, with_backend};
 use imcnas::backend::Backend;
 use imcnas::config;
-use imcnas::engine::{Chip, program_layer};
-use imcnas::rng::{Seed, uniforms4};
+use imcnas::physics::rng::{Seed, uniforms4};
+use imcnas::runtime::engine::{Chip, program_layer};
 use std::time::Instant;
 
 /// Arguments of `imcnas demo`.

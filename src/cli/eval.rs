@@ -90,20 +90,17 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let key = serde_json::json!({
         "model": std::fs::read_to_string(args.model.join(imcnas::network::ARCH_FILE))?,
         "weights_bytes": std::fs::metadata(args.model.join(imcnas::network::WEIGHTS_FILE))?.len(),
-        "config": hw.file.to_toml(),
+        "config": hw.file.to_toml()?,
         "dataset": test.name,
         "images": test.len(),
         "seed": args.seed,
         "times": options.times,
     });
     let partial_path = args.out.as_ref().map(|d| d.join("eval.partial.json"));
-    let done = partial_path
-        .as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .filter(|v| v["key"] == key)
-        .and_then(|v| serde_json::from_value::<Vec<Vec<f64>>>(v["accuracies"].clone()).ok())
-        .unwrap_or_default();
+    let done = match &partial_path {
+        Some(path) => read_partial(path, &key)?,
+        None => Vec::new(),
+    };
     let total = u64::from(args.instances) * options.times.len() as u64;
     let resumed: u64 = done
         .iter()
@@ -145,7 +142,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         .cost
         .then(|| imcnas::cost::model::network_cost(&hw.cost, &net.graph));
     if let Some(dir) = &args.out {
-        report::write_all(&report, &hw.file.to_toml(), dir)?;
+        report::write_all(&report, &hw.file.to_toml()?, dir)?;
         if let Some(cost) = &cost {
             let json = serde_json::to_string_pretty(cost)?;
             imcnas::io::write_atomic(&dir.join("cost.json"), json.as_bytes())?;
@@ -171,4 +168,29 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The accuracies an interrupted evaluation with the same `key` saved at `path`: none when
+/// there is no file or it holds another evaluation's; a file that does not parse is a cache
+/// lost, evaluated again with a warning.
+fn read_partial(path: &std::path::Path, key: &serde_json::Value) -> anyhow::Result<Vec<Vec<f64>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let parsed = serde_json::from_str::<serde_json::Value>(&text).and_then(|v| {
+        if v["key"] == *key {
+            serde_json::from_value::<Vec<Vec<f64>>>(v["accuracies"].clone())
+        } else {
+            Ok(Vec::new())
+        }
+    });
+    Ok(parsed.unwrap_or_else(|e| {
+        eprintln!(
+            "warning: {}: unreadable partial results ({e}); evaluating every instance again",
+            path.display()
+        );
+        Vec::new()
+    }))
 }

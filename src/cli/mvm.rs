@@ -4,9 +4,9 @@ use super::{AnyBackend, BackendChoice, with_backend};
 use anyhow::{Context, bail};
 use imcnas::backend::Backend;
 use imcnas::config::{self, HwConfig};
-use imcnas::engine::{Chip, program_layer};
 use imcnas::io::{Array, read_npy, write_atomic, write_npy};
-use imcnas::rng::Seed;
+use imcnas::physics::rng::Seed;
+use imcnas::runtime::engine::{Chip, program_layer};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `imcnas mvm`.
@@ -102,7 +102,7 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
         args.instances,
         args.seed,
         backend.describe(),
-        hw.file.to_toml()
+        hw.file.to_toml()?
     );
     write_npy(&args.out, &shape, &y)?;
     write_atomic(&config_path(&args.out), record.as_bytes())?;

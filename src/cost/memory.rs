@@ -1,19 +1,7 @@
 //! Memory cells of the cost model: geometry and read physics, each number with its source.
 
 use super::tech::TechNode;
-use serde::{Deserialize, Serialize};
-
-/// The memory technology of the crossbar cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Memory {
-    /// Resistive RAM, one transistor + one resistor per cell.
-    Rram,
-    /// Phase-change memory, one transistor + one PCM element per cell.
-    Pcm,
-    /// SRAM compute cell (8T, a decoupled read port), 1 bit per cell.
-    Sram,
-}
+use crate::config::cost::Memory;
 
 /// How one cell is read.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,8 +10,6 @@ pub struct Cell {
     pub height_f: f64,
     /// Cell width along a row, in F.
     pub width_f: f64,
-    /// Bits one cell can hold at most.
-    pub max_bits: u32,
     /// Resistive cells: low-resistance state (ohm); 0 for SRAM.
     pub r_on_ohm: f64,
     /// Resistive cells: high over low resistance.
@@ -55,55 +41,50 @@ impl Cell {
     }
 }
 
-impl Memory {
-    /// The cell of this memory at `node`.
-    pub fn cell(self, node: &TechNode) -> Cell {
-        match self {
-            // NeuroSim V1.4 Param.cpp: 1T1R cell 4F x 12F, R_on 100 kOhm, R_off 1.7 MOhm
-            // (on/off 17, the RRAM of its VGG-8 table), read voltage per node.
-            Memory::Rram => Cell {
-                height_f: 4.0,
-                width_f: 12.0,
-                max_bits: 4,
-                r_on_ohm: 100e3,
-                on_off: 17.0,
-                read_v: node.rram_read_v,
-                access_ohm: 100e3 * ACCESS_DROP,
+/// The cell of `memory` at `node`.
+pub fn cell(memory: Memory, node: &TechNode) -> Cell {
+    match memory {
+        // NeuroSim V1.4 Param.cpp: 1T1R cell 4F x 12F, R_on 100 kOhm, R_off 1.7 MOhm
+        // (on/off 17, the RRAM of its VGG-8 table), read voltage per node.
+        Memory::Rram => Cell {
+            height_f: 4.0,
+            width_f: 12.0,
+            r_on_ohm: 100e3,
+            on_off: 17.0,
+            read_v: node.rram_read_v,
+            access_ohm: 100e3 * ACCESS_DROP,
+        },
+        // The same 1T1R footprint (the access transistor sets it); conductance range of
+        // aihwkit's PCM model (g_max 25 uS, i.e. 40 kOhm; on/off about 100, Joshi et al.
+        // 2020, Nat. Commun. 11:2473), read at the RRAM read voltage of the node.
+        Memory::Pcm => Cell {
+            height_f: 4.0,
+            width_f: 12.0,
+            r_on_ohm: 40e3,
+            on_off: 100.0,
+            read_v: node.rram_read_v,
+            access_ohm: 40e3 * ACCESS_DROP,
+        },
+        // NeuroSim V1.4 Param.cpp: 8T SRAM cell 10F x 28F above 14 nm, 16F x 34.43F at
+        // 7 nm, 19.2F x 43.75F at 5 nm, 80F x 144F at 1 nm; read by discharging a
+        // precharged bit line from the supply.
+        Memory::Sram => Cell {
+            height_f: match node.node_nm {
+                7 => 16.0,
+                5 => 19.2,
+                1 => 80.0,
+                _ => 10.0,
             },
-            // The same 1T1R footprint (the access transistor sets it); conductance range of
-            // aihwkit's PCM model (g_max 25 uS, i.e. 40 kOhm; on/off about 100, Joshi et al.
-            // 2020, Nat. Commun. 11:2473), read at the RRAM read voltage of the node.
-            Memory::Pcm => Cell {
-                height_f: 4.0,
-                width_f: 12.0,
-                max_bits: 4,
-                r_on_ohm: 40e3,
-                on_off: 100.0,
-                read_v: node.rram_read_v,
-                access_ohm: 40e3 * ACCESS_DROP,
+            width_f: match node.node_nm {
+                7 => 34.43,
+                5 => 43.75,
+                1 => 144.0,
+                _ => 28.0,
             },
-            // NeuroSim V1.4 Param.cpp: 8T SRAM cell 10F x 28F above 14 nm, 16F x 34.43F at
-            // 7 nm, 19.2F x 43.75F at 5 nm, 80F x 144F at 1 nm; read by discharging a
-            // precharged bit line from the supply.
-            Memory::Sram => Cell {
-                height_f: match node.node_nm {
-                    7 => 16.0,
-                    5 => 19.2,
-                    1 => 80.0,
-                    _ => 10.0,
-                },
-                width_f: match node.node_nm {
-                    7 => 34.43,
-                    5 => 43.75,
-                    1 => 144.0,
-                    _ => 28.0,
-                },
-                max_bits: 1,
-                r_on_ohm: 0.0,
-                on_off: 0.0,
-                read_v: node.vdd,
-                access_ohm: SRAM_READ_PORT_SQUARES * node.vdd / (node.i_on_per_m * node.feature_m),
-            },
-        }
+            r_on_ohm: 0.0,
+            on_off: 0.0,
+            read_v: node.vdd,
+            access_ohm: SRAM_READ_PORT_SQUARES * node.vdd / (node.i_on_per_m * node.feature_m),
+        },
     }
 }

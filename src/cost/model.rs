@@ -35,8 +35,12 @@
 //! Energy per image is the sum over layers, with the leakage of the whole chip over one
 //! period.
 
+use super::CostParams;
+pub use super::components::Components;
+use super::components::TRANSISTOR_F2;
 use super::subarray::{Flash, INV_DRAIN_N, INV_DRAIN_P, INV_GATE_N, INV_GATE_P, subarray_layout};
-use super::{Converter, CostParams};
+use crate::config::CostConfig;
+use crate::config::cost::Converter;
 use crate::network::graph::{Graph, Op};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -48,9 +52,6 @@ const TILE_WIDTH_SUBARRAYS: [usize; 2] = [8, 4];
 
 /// Minimum transistor width in F (NeuroSim's `MIN_NMOS_SIZE`).
 const MIN_WIDTH_F: f64 = 2.0;
-/// Footprint of a minimum transistor with its contacts in F^2: half the 4F x 12F 1T1R cell,
-/// which is one access transistor and its via.
-pub(super) const TRANSISTOR_F2: f64 = 24.0;
 /// Transistors of a mirror full adder.
 const FULL_ADDER_TRANSISTORS: f64 = 28.0;
 /// Transistors of a flip-flop (a register or buffer bit).
@@ -96,63 +97,6 @@ const BUS_PITCH_F: f64 = 4.0;
 /// whose area beyond their subarrays (about 26 mm^2 with SRAM and 58 mm^2 with RRAM) scales
 /// as the subarray's side (89 x 71 um and 288 x 119 um) and not as a fixed periphery would.
 const HTREE_WIRE_F: f64 = 8.0;
-
-/// Energy (J), latency (s) or area (m^2) by component.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Components {
-    /// The memory cells.
-    pub array: f64,
-    /// Word-line drivers and input DACs.
-    pub drivers: f64,
-    /// ADCs.
-    pub adc: f64,
-    /// Shift-add of conversions and the adder trees of partial sums.
-    pub accumulation: f64,
-    /// Activation buffers.
-    pub buffer: f64,
-    /// Global bus; in area also the H-trees that join subarrays into tiles and tiles into
-    /// the chip.
-    pub interconnect: f64,
-    /// Layout space left empty where a subarray's periphery strips of different lengths
-    /// meet (its enclosing rectangle less its circuits).
-    pub spacing: f64,
-}
-
-impl Components {
-    /// Sum of all components.
-    pub fn total(&self) -> f64 {
-        self.array
-            + self.drivers
-            + self.adc
-            + self.accumulation
-            + self.buffer
-            + self.interconnect
-            + self.spacing
-    }
-
-    /// Every component times `factor`.
-    fn scaled(&self, factor: f64) -> Components {
-        Components {
-            array: self.array * factor,
-            drivers: self.drivers * factor,
-            adc: self.adc * factor,
-            accumulation: self.accumulation * factor,
-            buffer: self.buffer * factor,
-            interconnect: self.interconnect * factor,
-            spacing: self.spacing * factor,
-        }
-    }
-
-    fn add(&mut self, other: &Components) {
-        self.array += other.array;
-        self.drivers += other.drivers;
-        self.adc += other.adc;
-        self.accumulation += other.accumulation;
-        self.buffer += other.buffer;
-        self.interconnect += other.interconnect;
-        self.spacing += other.spacing;
-    }
-}
 
 /// The cost of one matrix layer per inference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -287,19 +231,20 @@ fn copies(params: &CostParams, layers: &[MatrixLayer]) -> Vec<usize> {
         .collect()
 }
 
-/// The cost of `graph`'s matrix layers on the hardware `params`.
-pub fn network_cost(params: &CostParams, graph: &Graph) -> CostReport {
-    network_cost_compressed(params, graph, &Compression::new())
+/// The cost of `graph`'s matrix layers on the chip of `config`.
+pub fn network_cost(config: &CostConfig, graph: &Graph) -> CostReport {
+    network_cost_compressed(config, graph, &Compression::new())
 }
 
-/// The cost of `graph`'s matrix layers on the hardware `params`, each layer pruned and
+/// The cost of `graph`'s matrix layers on the chip of `config`, each layer pruned and
 /// quantized as `compression` says.
 pub fn network_cost_compressed(
-    params: &CostParams,
+    config: &CostConfig,
     graph: &Graph,
     compression: &Compression,
 ) -> CostReport {
-    let p = params;
+    let params = CostParams::new(config);
+    let p = &params;
     let node = p.node;
     let f = node.feature_m;
     let vdd2 = node.vdd * node.vdd;

@@ -2,9 +2,10 @@
 //! cell array inside an enclosing rectangle, [`subarray_layout`]) and its flash ADC's
 //! conversion energy ([`Flash`]). [`super::model`] places and counts the subarrays.
 
-use super::model::{Components, TRANSISTOR_F2};
+use super::CostParams;
+use super::components::{Components, TRANSISTOR_F2};
 use super::tech::{FlashFit, piecewise};
-use super::{Converter, CostParams};
+use crate::config::cost::Converter;
 
 /// A level shifter of a resistive array's write path (NeuroSim V1.4 `LevelShifter.cpp`,
 /// validated layout): 70F high, 205.2F wide (IO transistors drawn 2.5x), times its 1.44

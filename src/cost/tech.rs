@@ -6,6 +6,8 @@
 //! fits; cell geometry and read voltages are its `Param.cpp` defaults. The nodes are those for
 //! which all of them are published.
 
+use crate::config::cost::Node;
+
 /// One technology node.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TechNode {
@@ -104,7 +106,7 @@ pub struct FlashFit {
 }
 
 /// The nodes with published figures, largest first.
-pub const NODES: [TechNode; 5] = [
+pub const NODES: [TechNode; Node::ALL.len()] = [
     TechNode {
         node_nm: 45,
         feature_m: 45e-9,
@@ -251,18 +253,9 @@ pub const NODES: [TechNode; 5] = [
 ];
 
 impl TechNode {
-    /// The node named `node_nm`, if its figures are published.
-    pub fn find(node_nm: u32) -> Option<&'static TechNode> {
-        NODES.iter().find(|n| n.node_nm == node_nm)
-    }
-
-    /// The names of the known nodes, for error messages.
-    pub fn known() -> String {
-        NODES
-            .iter()
-            .map(|n| n.node_nm.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+    /// The figures of `node`: [`NODES`] holds one per node of [`Node::ALL`], in that order.
+    pub fn of(node: Node) -> &'static TechNode {
+        &NODES[node as usize]
     }
 }
 
@@ -280,7 +273,10 @@ mod tests {
             let p = |n: &TechNode| n.sar_a_uw * 5.0 + n.sar_c_uw;
             assert!(p(small) < p(big), "{}", small.node_nm);
         }
-        assert_eq!(TechNode::find(22).map(|n| n.vdd), Some(0.85));
-        assert!(TechNode::find(28).is_none());
+        assert_eq!(TechNode::of(Node::Nm22).vdd, 0.85);
+        // Every node a configuration accepts has its own figures.
+        for node in Node::ALL {
+            assert_eq!(TechNode::of(node).node_nm, node.nm());
+        }
     }
 }

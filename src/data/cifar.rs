@@ -4,7 +4,8 @@
 //! plane, the green plane and the blue plane, each row-major. That is already the C x H x W
 //! layout of [`Dataset`], so a record's pixels are copied in order.
 
-use super::{Dataset, DatasetName, Split, read_dataset_file};
+use super::dataset::{Dataset, DatasetName, Split};
+use super::files::read_dataset_file;
 use crate::error::{Error, Result};
 use std::path::Path;
 

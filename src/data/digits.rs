@@ -5,7 +5,8 @@
 //! values then the label per row, no header) takes precedence when the data directory holds
 //! one. The set has no official split; [`split`] makes a fixed one.
 
-use super::{Dataset, DatasetName, Split, permutation, read_maybe_gz};
+use super::dataset::{Dataset, DatasetName, Split, permutation};
+use super::files::read_maybe_gz;
 use crate::error::{Error, Result};
 use std::path::Path;
 

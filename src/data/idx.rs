@@ -4,7 +4,8 @@
 //! number of dimensions, then one u32 per dimension) followed by the elements. Images are
 //! u8 with 3 dimensions (magic 2051: N, H, W), labels u8 with 1 dimension (magic 2049: N).
 
-use super::{Dataset, DatasetName, Split, read_dataset_file};
+use super::dataset::{Dataset, DatasetName, Split};
+use super::files::read_dataset_file;
 use crate::error::{Error, Result};
 use std::path::Path;
 

@@ -5,60 +5,17 @@
 
 pub mod report;
 
+pub use crate::config::DriftTime;
+
+use crate::backend::Backend;
+use crate::backend::cpu::CpuBackend;
 use crate::config::HwConfig;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::network::chips::{ChipSet, NetworkBackend};
-use crate::network::exec::Executor;
-use crate::network::matrices::{FloatMatrices, Matrices};
-use crate::rng::Seed;
+use crate::physics::rng::Seed;
+use crate::runtime::ChipSet;
 use serde::{Deserialize, Serialize};
-
-/// A time after programming at which the chip is read.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DriftTime {
-    /// As given: `0`, `1h`, `30d`, ...
-    pub label: String,
-    /// Seconds.
-    pub seconds: f64,
-}
-
-impl std::str::FromStr for DriftTime {
-    type Err = Error;
-
-    /// A number with an optional unit: s, m, h, d, w, y (365 days); no unit = seconds.
-    fn from_str(text: &str) -> Result<DriftTime> {
-        let text = text.trim();
-        let bad = || {
-            Error::Shape(format!(
-                "drift time {text:?}: expected a number with an optional unit s, m, h, d, w or y (e.g. 0, 1h, 30d)"
-            ))
-        };
-        let split = text
-            .find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let value: f64 = number.parse().map_err(|_| bad())?;
-        let scale = match unit {
-            "" | "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86_400.0,
-            "w" => 7.0 * 86_400.0,
-            "y" => 365.0 * 86_400.0,
-            _ => return Err(bad()),
-        };
-        let seconds = value * scale;
-        if !(0.0..=1e10).contains(&seconds) {
-            return Err(bad());
-        }
-        Ok(DriftTime {
-            label: text.to_string(),
-            seconds,
-        })
-    }
-}
 
 /// Accuracy over the chip instances at one drift time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -148,40 +105,29 @@ pub struct EvalOptions {
     pub batch: usize,
 }
 
-/// Accuracy of `matrices` on `data`.
+/// Accuracy of `net` in exact f32 (its float reference) on `data`.
 ///
 /// # Errors
-/// Backend failures.
-pub fn accuracy(
-    net: &Network,
-    matrices: &impl Matrices,
-    data: &Dataset,
-    batch: usize,
-) -> Result<f64> {
-    let exec = Executor::new(net);
-    let mut correct = 0usize;
-    for (start, end) in batches(data, batch) {
-        let logits = exec.logits(matrices, data.images_of(start..end), end - start, start)?;
-        correct += count_correct(&logits, &data.labels[start..end]);
-    }
-    Ok(correct as f64 / data.len().max(1) as f64)
+/// Images that do not fit the network.
+pub fn float_accuracy(net: &Network, data: &Dataset, batch: usize) -> Result<f64> {
+    let float = ChipSet::float(&CpuBackend, net)?;
+    Ok(chip_accuracies(&float, data, batch)?[0])
 }
 
 /// Accuracy of every chip of `chips` on `data`, in instance order.
 ///
 /// # Errors
 /// Backend failures.
-pub fn chip_accuracies(
-    exec: &Executor,
-    chips: &dyn ChipSet,
+pub fn chip_accuracies<B: Backend>(
+    chips: &ChipSet<'_, B>,
     data: &Dataset,
     batch: usize,
 ) -> Result<Vec<f64>> {
-    let classes = exec.network().graph.classes;
+    let classes = chips.network().graph.classes;
     let mut correct = vec![0usize; chips.chips()];
     for (start, end) in batches(data, batch) {
         let n = end - start;
-        let logits = chips.logits(exec, data.images_of(start..end), n, start)?;
+        let logits = chips.logits(data.images_of(start..end), n, start)?;
         for (count, chip) in correct.iter_mut().zip(logits.chunks(n * classes)) {
             *count += count_correct(chip, &data.labels[start..end]);
         }
@@ -229,7 +175,7 @@ pub fn argmax(row: &[f32]) -> usize {
 /// # Errors
 /// Images that do not fit the network, layers the engine cannot hold, backend failures.
 #[allow(clippy::too_many_arguments)]
-pub fn evaluate<B: NetworkBackend>(
+pub fn evaluate<B: Backend>(
     backend: &B,
     hw: &HwConfig,
     config_name: &str,
@@ -250,8 +196,7 @@ pub fn evaluate<B: NetworkBackend>(
             "nothing to evaluate: no images, instances or drift times".into(),
         ));
     }
-    let float_accuracy = accuracy(net, &FloatMatrices::new(net), data, options.batch)?;
-    let exec = Executor::new(net);
+    let float_accuracy = float_accuracy(net, data, options.batch)?;
     let mut all: Vec<Vec<f64>> = options
         .times
         .iter()
@@ -259,15 +204,15 @@ pub fn evaluate<B: NetworkBackend>(
         .map(|(k, _)| done.get(k).cloned().unwrap_or_default())
         .collect();
     for (k, time) in options.times.iter().enumerate() {
-        let hw_t = hw.at_time(time.seconds, config_name)?;
+        let hw_t = hw.at_time(time.seconds)?;
         all[k].truncate(options.instances as usize);
-        let per_set = backend.chips_per_set(&hw_t, net, options.batch)? as u32;
+        let per_set = ChipSet::chips_per_set(backend, &hw_t, net, options.batch)? as u32;
         // Sets of consecutive instances, starting after those already measured.
         while (all[k].len() as u32) < options.instances {
             let first = all[k].len() as u32;
             let instances = first..options.instances.min(first + per_set);
-            let chips = backend.program_chips(&hw_t, net, Seed(options.seed), instances)?;
-            for accuracy in chip_accuracies(&exec, chips.as_ref(), data, options.batch)? {
+            let chips = ChipSet::program(backend, &hw_t, net, Seed(options.seed), instances)?;
+            for accuracy in chip_accuracies(&chips, data, options.batch)? {
                 all[k].push(accuracy);
                 on_instance(&all)?;
             }
@@ -294,19 +239,6 @@ pub fn evaluate<B: NetworkBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn drift_times_parse_with_units() {
-        let t = |s: &str| s.parse::<DriftTime>().map(|d| d.seconds);
-        assert_eq!(t("0").unwrap(), 0.0);
-        assert_eq!(t("1h").unwrap(), 3600.0);
-        assert_eq!(t("30d").unwrap(), 30.0 * 86_400.0);
-        assert_eq!(t("1y").unwrap(), 365.0 * 86_400.0);
-        assert_eq!(t("2.5").unwrap(), 2.5);
-        for bad in ["", "h", "1x", "-1d", "nan"] {
-            assert!(t(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn statistics_of_a_drift_point() {

@@ -1,14 +1,10 @@
-//! Networks: a graph of layers ([`graph`]) stored as JSON (`network.json`) with its weights in
-//! safetensors (`weights.safetensors`, PyTorch names and layouts), the architecture family
-//! that `imcnas train` builds ([`arch`]), its matrix layers as exact or crossbar products
-//! ([`matrices`]), and its execution on the host or on a GPU ([`exec`]), one chip instance
-//! or a set of them at a time ([`chips`]).
+//! Networks as descriptions: a graph of layers ([`graph`]) stored as JSON (`network.json`)
+//! with its weights in safetensors (`weights.safetensors`, PyTorch names and layouts), and the
+//! architecture family that `imcnas train` and the search build ([`arch`]). Running them on
+//! chips is the runtime's work ([`crate::runtime`]).
 
 pub mod arch;
-pub mod chips;
-pub mod exec;
 pub mod graph;
-pub mod matrices;
 
 pub use graph::{Graph, GraphFile, Node, Op, Shape3};
 

@@ -11,22 +11,15 @@ pub mod pareto;
 pub mod space;
 mod strategies;
 
+pub use crate::config::Strategy;
 use crate::error::Result;
 use pareto::Point;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 pub use space::{Gene, GeneKind, Genome, Space, genome_key};
 use std::collections::HashSet;
+pub use strategies::Evaluated;
 use strategies::{Exhaustive, Nsga2, Optimizer, RandomSearch, RegularizedEvolution};
-
-/// A genome with its evaluation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Evaluated {
-    /// The genome.
-    pub genome: Genome,
-    /// Its objectives (minimised) and constraint violation.
-    pub point: Point,
-}
 
 /// Evaluates a batch (one generation) of genomes.
 pub trait Evaluator {
@@ -41,20 +34,6 @@ impl<F: FnMut(&[Genome]) -> Result<Vec<Point>>> Evaluator for F {
     fn evaluate(&mut self, genomes: &[Genome]) -> Result<Vec<Point>> {
         self(genomes)
     }
-}
-
-/// How the search proposes genomes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// NSGA-II.
-    Nsga2,
-    /// Uniform random sampling.
-    Random,
-    /// Regularised (aging) evolution with a Pareto-rank tournament.
-    RegularizedEvolution,
-    /// Every genome of a choice-only space.
-    Exhaustive,
 }
 
 /// The settings of one search.

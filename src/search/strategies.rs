@@ -2,12 +2,20 @@
 //! and told their evaluations: NSGA-II, random sampling, regularised (aging) evolution
 //! with a Pareto-rank tournament, and exhaustive enumeration of a small space.
 
-use super::Evaluated;
 use super::pareto::{Point, crowding_distances, non_dominated_fronts};
 use super::space::{Genome, Space, genome_key};
 use rand::Rng;
 use rand::seq::index::sample;
 use std::collections::HashSet;
+
+/// A genome with its evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluated {
+    /// The genome.
+    pub genome: Genome,
+    /// Its objectives (minimised) and constraint violation.
+    pub point: Point,
+}
 
 /// Draws before a strategy gives up finding a genome not evaluated yet.
 const FRESH_TRIES: usize = 64;

@@ -4,14 +4,13 @@
 //! costed by the component model on the same hardware configuration.
 
 use super::compress::compress;
-use super::config::{Experiment, Objective};
 use super::genome::Candidate;
-use crate::config::HwConfig;
+use crate::backend::Backend;
+use crate::config::{DriftTime, Experiment, HwConfig, Objective};
 use crate::cost::model::{CostReport, network_cost_compressed};
 use crate::data::{Dataset, Normalization};
 use crate::error::Result;
-use crate::eval::{DriftTime, EvalOptions, evaluate};
-use crate::network::chips::NetworkBackend;
+use crate::eval::{EvalOptions, evaluate};
 use crate::network::{Graph, Network};
 use crate::search::pareto::Point;
 use crate::train::TrainNet;
@@ -75,7 +74,7 @@ impl Measurement {
 }
 
 /// Everything a candidate's evaluation reads.
-pub struct CandidateEvaluator<'a, B: NetworkBackend> {
+pub struct CandidateEvaluator<'a, B: Backend> {
     /// The experiment.
     pub experiment: &'a Experiment,
     /// The trained supernet (inference device).
@@ -92,7 +91,7 @@ pub struct CandidateEvaluator<'a, B: NetworkBackend> {
     pub backend: &'a B,
 }
 
-impl<B: NetworkBackend> CandidateEvaluator<'_, B> {
+impl<B: Backend> CandidateEvaluator<'_, B> {
     /// The candidate's subnet with recalibrated batch norms, before compression.
     ///
     /// # Errors
@@ -118,8 +117,7 @@ impl<B: NetworkBackend> CandidateEvaluator<'_, B> {
     /// A combination that does not validate (checked for every option before the run).
     pub fn hardware(&self, candidate: &Candidate) -> Result<HwConfig> {
         let h = &candidate.hardware;
-        self.experiment
-            .hardware(&h.device, h.tile, h.dac_bits, h.adc_bits, h.cols_per_adc)
+        self.experiment.hardware(&h.device, &h.genes())
     }
 
     /// Compresses `net` as `candidate` says, runs it on the chips of `hw` at `time` over
@@ -235,5 +233,5 @@ pub fn recalibrated_subnet(
         let (x, _) = batch_tensors(calibration, start..end, device);
         supernet.forward_graph(graph, x, None, &mut Norms::Calibrate(&mut stats));
     }
-    supernet.extract(graph, &stats.averages(), Some(normalization.clone()))
+    supernet.extract(graph, &stats.averages()?, Some(normalization.clone()))
 }

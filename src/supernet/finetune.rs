@@ -7,18 +7,20 @@
 
 use super::evaluate::{CandidateEvaluator, Measurement};
 use super::genome::Candidate;
+use crate::backend::Backend;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::network::chips::NetworkBackend;
-use crate::train::checkpoint::{batch_tensors, progress_bar};
+use crate::train::fit::{Decay, Schedule, Seeding, Task, Trained, fit};
 use crate::train::{Hwa, TrainNet};
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::time::Instant;
 
 /// One configuration's outcome at one rung.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +37,45 @@ pub struct RungResult {
     pub epochs: usize,
     /// The chips' verdict.
     pub measurement: Measurement,
+}
+
+/// Training a stored network on its labels, with hardware-aware noise when on: no metrics
+/// and no checkpoint (a call is short, and fine-tuning keeps every rung's result).
+struct Tune {
+    hwa: Option<Hwa>,
+    loss_fn: CrossEntropyLoss,
+    learning_rate: f64,
+}
+
+impl Task for Tune {
+    type Epoch = ();
+
+    fn label(&self, epoch: usize, _: usize) -> String {
+        format!("fine-tune epoch {}", epoch + 1)
+    }
+
+    fn loss(
+        &mut self,
+        model: &TrainNet,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        _: &mut ChaCha8Rng,
+    ) -> Result<Tensor<1>> {
+        Ok(self
+            .loss_fn
+            .forward(model.forward(images, self.hwa.as_ref()), labels))
+    }
+
+    fn diverged(&self, value: f32, _: usize, _: usize) -> Error {
+        Error::Training(format!(
+            "fine-tuning loss is {value} at learning rate {}: diverged",
+            self.learning_rate
+        ))
+    }
+
+    fn end_epoch(&mut self, _: &TrainNet, _: usize, _: Instant) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Trains `net` for `epochs` epochs of Adam at `learning_rate`, decayed by a cosine to 0 over
@@ -60,43 +101,42 @@ pub fn train_epochs(
 ) -> Result<Network> {
     let device = device.clone().autodiff();
     device.seed(seed);
-    let mut model = TrainNet::from_network(net, &device);
-    let mut optim: ModuleOptimizer = AdamConfig::new().init();
-    let hwa =
-        (noise > 0.0 || gain_noise > 0.0).then(|| Hwa::noise(noise).with_gain_noise(gain_noise));
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let steps = train.len().div_ceil(batch_size);
-    let total_steps = (steps * epochs).max(1) as f64;
-    for epoch in 0..epochs {
-        let order = train.shuffled(seed ^ ((epoch as u64 + 1) << 40));
-        let bar = progress_bar(progress, steps, format!("fine-tune epoch {}", epoch + 1));
-        for (step, start) in (0..order.len()).step_by(batch_size).enumerate() {
-            let end = (start + batch_size).min(order.len());
-            let (images, labels) = batch_tensors(&order, start..end, &device);
-            let loss = loss_fn.forward(model.forward(images, hwa.as_ref()), labels);
-            let value = loss.clone().into_scalar::<f32>();
-            if !value.is_finite() {
-                return Err(Error::Training(format!(
-                    "fine-tuning loss is {value} at learning rate {learning_rate}: diverged"
-                )));
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let t = (epoch * steps + step) as f64 / total_steps;
-            let lr = if decay {
-                learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
-            } else {
-                learning_rate
-            };
-            model = optim.step(lr, model, grads);
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
-        }
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-    }
-    model.valid().to_network(net.normalization.clone())
+    let model = TrainNet::from_network(net, &device);
+    let optim: ModuleOptimizer = AdamConfig::new().init();
+    let schedule = Schedule {
+        epochs,
+        batch_size,
+        learning_rate,
+        decay: if decay {
+            Decay::Cosine
+        } else {
+            Decay::Constant
+        },
+        seed,
+        seeding: Seeding::Continuous,
+    };
+    let mut task = Tune {
+        hwa: (noise > 0.0 || gain_noise > 0.0)
+            .then(|| Hwa::noise(noise).with_gain_noise(gain_noise)),
+        loss_fn: CrossEntropyLossConfig::new().init(&device),
+        learning_rate,
+    };
+    let start = Trained {
+        model,
+        optim,
+        history: Vec::new(),
+    };
+    let trained = fit::<_, ()>(
+        start,
+        train,
+        &schedule,
+        &mut task,
+        &device,
+        None,
+        progress,
+        |_| Ok(()),
+    )?;
+    trained.model.valid().to_network(net.normalization.clone())
 }
 
 /// Successive halving for one subnet. `done` holds rungs already logged (with their saved
@@ -106,7 +146,7 @@ pub fn train_epochs(
 /// # Errors
 /// Training, engine or I/O failures.
 #[allow(clippy::too_many_arguments)]
-pub fn successive_halving<B: NetworkBackend>(
+pub fn successive_halving<B: Backend>(
     evaluator: &CandidateEvaluator<'_, B>,
     subnet: usize,
     candidate: &Candidate,

@@ -3,7 +3,7 @@
 //! hardware genes (device, tile size, DAC bits, ADC bits, columns per ADC), all choice genes
 //! over the experiment's option lists, decoded into a [`Candidate`].
 
-use super::config::ExperimentFile;
+use crate::config::{ExperimentFile, HardwareGenes};
 use crate::network::arch::{MacroArch, StageArch};
 use crate::search::{Gene, GeneKind, Genome, Space};
 use rand::Rng;
@@ -25,6 +25,18 @@ pub struct HardwareChoice {
     pub adc_bits: u32,
     /// Columns per ADC.
     pub cols_per_adc: u32,
+}
+
+impl HardwareChoice {
+    /// The genes set on the device's configuration.
+    pub fn genes(&self) -> HardwareGenes {
+        HardwareGenes {
+            tile: self.tile,
+            dac_bits: self.dac_bits,
+            adc_bits: self.adc_bits,
+            cols_per_adc: self.cols_per_adc,
+        }
+    }
 }
 
 /// A decoded genome: what is built, compressed and costed.
@@ -98,7 +110,7 @@ pub struct JointSpace {
 }
 
 impl JointSpace {
-    /// The space of `file`'s option lists (checked by [`super::config::Experiment`]).
+    /// The space of `file`'s option lists (checked by [`crate::config::Experiment`]).
     pub fn new(file: &ExperimentFile) -> JointSpace {
         JointSpace {
             file: file.clone(),

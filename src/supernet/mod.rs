@@ -1,24 +1,30 @@
 //! Joint architecture x compression x hardware search on a weight-sharing supernet.
 //!
-//! An experiment ([`config`]) names a ResNet-like macro space, compression options and
-//! hardware options; its genome ([`genome`]) picks one of each. The supernet, the space's
-//! largest network, is trained once by the sandwich rule with in-place distillation and
-//! hardware-aware noise ([`train`]). Each genome's subnet is then cut out of it with
+//! An experiment ([`crate::config::Experiment`]) names a ResNet-like macro space, compression
+//! options and hardware options; its genome ([`genome`]) picks one of each. The supernet, the
+//! space's largest network, is trained once by the sandwich rule with in-place distillation
+//! and hardware-aware noise ([`train`]). Each genome's subnet is then cut out of it with
 //! recalibrated batch norms, compressed ([`compress`]), run on simulated chips and costed
 //! ([`evaluate`]) inside a multi-objective search; the best subnets are fine-tuned by
-//! successive halving ([`finetune`]) and evaluated again; [`run`] drives it all in a
-//! resumable run folder and [`report`] writes the results. [`rank`] checks the supernet's
-//! ranking of subnets against training them from scratch.
+//! successive halving ([`finetune`]) and evaluated again. [`run`] drives it all in a
+//! resumable run folder ([`stages`], its logs in [`log`]), [`records`] holds what a run
+//! records and [`report`] writes the results. [`rank`] checks the supernet's ranking of
+//! subnets against training them from scratch.
 
 pub mod compress;
-pub mod config;
 pub mod evaluate;
 pub mod finetune;
 pub mod genome;
+mod log;
 pub mod rank;
+pub mod records;
 pub mod report;
 pub mod run;
+pub mod splits;
+mod stages;
 pub mod train;
 
-pub use config::Experiment;
-pub use run::{RunOptions, RunSummary, run};
+pub use crate::config::Experiment;
+pub use records::RunOptions;
+pub use records::RunSummary;
+pub use run::run;

@@ -3,18 +3,17 @@
 //! scratch, compared by Kendall's tau. A supernet whose ranking agrees with training from
 //! scratch can stand in for it in the search.
 
-use super::config::Experiment;
 use super::evaluate::recalibrated_subnet;
 use super::finetune::train_epochs;
 use super::genome::JointSpace;
-use super::run::load_splits;
+use super::splits::load_splits;
 use super::train::train_supernet;
+use crate::config::Experiment;
 use crate::data::{Dataset, Normalization};
-use crate::error::Result;
-use crate::eval::accuracy;
+use crate::error::{Error, Result};
+use crate::eval::float_accuracy;
 use crate::io::write_atomic;
 use crate::network::Network;
-use crate::network::matrices::FloatMatrices;
 use crate::train::TrainNet;
 use burn::tensor::Device;
 use rand::SeedableRng;
@@ -103,7 +102,7 @@ pub fn rank_subnets(
             normalization,
             &device,
         )?;
-        let supernet_accuracy = accuracy(&shared, &FloatMatrices::new(&shared), validation, 256)?;
+        let supernet_accuracy = float_accuracy(&shared, validation, 256)?;
         device.seed(seed ^ (k as u64 + 1) << 20);
         let fresh = TrainNet::new(&graph, &device).to_network(Some(normalization.clone()))?;
         let trained: Network = train_epochs(
@@ -119,7 +118,7 @@ pub fn rank_subnets(
             &device,
             progress,
         )?;
-        let scratch_accuracy = accuracy(&trained, &FloatMatrices::new(&trained), validation, 256)?;
+        let scratch_accuracy = float_accuracy(&trained, validation, 256)?;
         let stages: Vec<String> = arch
             .stages
             .iter()
@@ -181,17 +180,27 @@ pub fn rank_supernet(
         progress,
     )?;
     let seed = experiment.file.search.seed;
-    let mut report = std::fs::read_to_string(out)
-        .ok()
-        .and_then(|t| serde_json::from_str::<RankReport>(&t).ok())
-        .filter(|r| r.count == count && r.epochs == epochs && r.seed == seed)
-        .unwrap_or(RankReport {
-            count,
-            epochs,
-            seed,
-            subnets: Vec::new(),
-            kendall_tau: 0.0,
-        });
+    let fresh = RankReport {
+        count,
+        epochs,
+        seed,
+        subnets: Vec::new(),
+        kendall_tau: 0.0,
+    };
+    // A report of other settings is replaced; one that does not read is refused.
+    let mut report = match std::fs::read_to_string(out) {
+        Ok(text) => serde_json::from_str::<RankReport>(&text).map_err(|e| {
+            Error::Search(format!(
+                "{}: not a ranking report ({e}); move it away or choose another --out",
+                out.display()
+            ))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh.clone(),
+        Err(e) => return Err(Error::io(out, e)),
+    };
+    if (report.count, report.epochs, report.seed) != (count, epochs, seed) {
+        report = fresh;
+    }
     let done = report.subnets.len();
     rank_subnets(
         &joint,
@@ -221,7 +230,8 @@ pub fn rank_supernet(
                     100.0 * ranked.scratch_accuracy
                 );
             }
-            let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+            let json = serde_json::to_string_pretty(&report)
+                .map_err(|e| Error::Search(format!("{}: {e}", out.display())))?;
             write_atomic(out, json.as_bytes())
         },
     )?;

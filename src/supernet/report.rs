@@ -3,8 +3,8 @@
 //! accuracy against drift time, accuracy against ADC bits) and `summary.md`; each file
 //! written atomically.
 
-use super::config::{Experiment, Objective};
-use super::run::{EvalRecord, FinalReport, RunSummary};
+use super::records::{EvalRecord, FinalReport, RunSummary};
+use crate::config::{Experiment, Objective};
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use crate::search::pareto::{Point, hypervolume, pareto_front};

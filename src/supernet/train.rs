@@ -4,23 +4,21 @@
 //! hardware-aware weight noise; one backward pass over the summed losses. A checkpoint after
 //! every epoch lets a killed run continue where it stopped.
 
-use super::config::SupernetSection;
 use super::genome::JointSpace;
+use crate::config::experiment::SupernetSection;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::Graph;
 use crate::network::arch::MacroArch;
-use crate::train::checkpoint::{
-    batch_tensors, count_correct, progress_bar, read_checkpoint, write_checkpoint,
-};
+use crate::train::checkpoint::{batch_tensors, count_correct};
+use crate::train::fit::{Checkpoint, Decay, Schedule, Seeding, Task, Trained, fit, resume};
 use crate::train::model::Norms;
 use crate::train::{Hwa, TrainNet};
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{Device, Tensor};
-use rand::SeedableRng;
+use burn::tensor::{Device, Int, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -44,11 +42,118 @@ pub struct SupernetEpoch {
     pub seconds: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct State {
+/// The settings a supernet checkpoint is made with: the training settings and the
+/// supernet's architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct CheckpointSettings {
     settings: SupernetSection,
     supernet: String,
-    history: Vec<SupernetEpoch>,
+}
+
+/// The sandwich rule: the largest network on the labels, the smallest and a few random
+/// subnets on its soft predictions (or the labels), one backward pass over the summed losses.
+struct Sandwich<'a> {
+    joint: &'a JointSpace,
+    settings: &'a SupernetSection,
+    hwa: Option<Hwa>,
+    loss_fn: CrossEntropyLoss,
+    largest: Graph,
+    smallest: Graph,
+    train: &'a Dataset,
+    val: &'a Dataset,
+    /// The device of inference (validation).
+    inner_device: Device,
+    progress: bool,
+    loss_sum: f64,
+    steps: usize,
+}
+
+impl Task for Sandwich<'_> {
+    type Epoch = SupernetEpoch;
+
+    fn label(&self, epoch: usize, epochs: usize) -> String {
+        format!("supernet epoch {}/{epochs}", epoch + 1)
+    }
+
+    fn loss(
+        &mut self,
+        model: &TrainNet,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Tensor<1>> {
+        let teacher = model.forward(images.clone(), self.hwa.as_ref());
+        let mut loss = self.loss_fn.forward(teacher.clone(), labels.clone());
+        let soft_targets = softmax(teacher.detach(), 1);
+        let mut students = vec![self.smallest.clone()];
+        for _ in 0..self.settings.random_subnets {
+            students.push(subnet_graph(&self.joint.random_arch(rng), self.train)?);
+        }
+        for student in &students {
+            let logits = model.forward_graph(
+                student,
+                images.clone(),
+                self.hwa.as_ref(),
+                &mut Norms::Batch,
+            );
+            loss = loss
+                + if self.settings.distill {
+                    soft_cross_entropy(logits, soft_targets.clone())
+                } else {
+                    self.loss_fn.forward(logits, labels.clone())
+                };
+        }
+        Ok(loss)
+    }
+
+    fn observe(&mut self, value: f32, _: usize) {
+        self.loss_sum += f64::from(value);
+        self.steps += 1;
+    }
+
+    fn diverged(&self, value: f32, epoch: usize, step: usize) -> Error {
+        Error::Training(format!(
+            "supernet loss is {value} at epoch {} step {step}: training diverged (lower supernet.learning_rate)",
+            epoch + 1
+        ))
+    }
+
+    fn end_epoch(
+        &mut self,
+        model: &TrainNet,
+        epoch: usize,
+        started: Instant,
+    ) -> Result<SupernetEpoch> {
+        let inner = model.valid();
+        let device = &self.inner_device;
+        let batch = self.settings.batch_size.max(32);
+        let metrics = SupernetEpoch {
+            epoch: epoch + 1,
+            loss: self.loss_sum / self.steps.max(1) as f64,
+            largest_accuracy: batch_stats_accuracy(&inner, &self.largest, self.val, batch, device),
+            smallest_accuracy: batch_stats_accuracy(
+                &inner,
+                &self.smallest,
+                self.val,
+                batch,
+                device,
+            ),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        (self.loss_sum, self.steps) = (0.0, 0);
+        if self.progress {
+            eprintln!(
+                "supernet epoch {}/{}: loss {:.4}, validation accuracy largest {:.2}% smallest {:.2}% ({:.1} s)",
+                metrics.epoch,
+                self.settings.epochs,
+                metrics.loss,
+                100.0 * metrics.largest_accuracy,
+                100.0 * metrics.smallest_accuracy,
+                metrics.seconds
+            );
+        }
+        Ok(metrics)
+    }
 }
 
 /// A trained (or training) supernet.
@@ -80,112 +185,59 @@ pub fn train_supernet(
     let graph = largest.graph(train.shape, train.classes)?;
     let device = device.clone().autodiff();
     device.seed(settings.seed);
-    let mut model = TrainNet::new(&graph, &device);
-    let mut optim: ModuleOptimizer = AdamConfig::new().init();
-    let mut history = Vec::new();
-    let checkpoint = dir.join(SUPERNET_CHECKPOINT);
-    let description = format!("{largest:?}");
-    if checkpoint.exists() {
-        let (state, loaded, loaded_optim): (State, _, _) =
-            read_checkpoint(&checkpoint, model, optim)?;
-        if state.settings != *settings || state.supernet != description {
-            return Err(Error::Training(format!(
-                "{}: made with other supernet settings or another space",
-                checkpoint.display()
-            )));
-        }
-        (model, optim, history) = (loaded, loaded_optim, state.history);
-    }
-
-    let hwa = (settings.noise_eta > 0.0 || settings.gain_noise > 0.0)
-        .then(|| Hwa::noise(settings.noise_eta).with_gain_noise(settings.gain_noise));
-    let steps_per_epoch = train.len().div_ceil(settings.batch_size);
-    let total_steps = (steps_per_epoch * settings.epochs) as f64;
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let smallest = joint.smallest().graph(train.shape, train.classes)?;
-    for epoch in history.len()..settings.epochs {
-        let started = Instant::now();
-        let epoch_seed = settings.seed ^ ((epoch as u64 + 1) << 32);
-        device.seed(epoch_seed);
-        let mut rng = ChaCha8Rng::seed_from_u64(epoch_seed);
-        let order = train.shuffled(epoch_seed);
-        let bar = progress_bar(
-            progress,
-            steps_per_epoch,
-            format!("supernet epoch {}/{}", epoch + 1, settings.epochs),
-        );
-        let mut loss_sum = 0.0f64;
-        for (step, start) in (0..order.len()).step_by(settings.batch_size).enumerate() {
-            let end = (start + settings.batch_size).min(order.len());
-            let (images, labels) = batch_tensors(&order, start..end, &device);
-            let teacher = model.forward(images.clone(), hwa.as_ref());
-            let mut loss = loss_fn.forward(teacher.clone(), labels.clone());
-            let soft_targets = softmax(teacher.detach(), 1);
-            let mut students = vec![smallest.clone()];
-            for _ in 0..settings.random_subnets {
-                students.push(subnet_graph(&joint.random_arch(&mut rng), train)?);
-            }
-            for student in &students {
-                let logits =
-                    model.forward_graph(student, images.clone(), hwa.as_ref(), &mut Norms::Batch);
-                loss = loss
-                    + if settings.distill {
-                        soft_cross_entropy(logits, soft_targets.clone())
-                    } else {
-                        loss_fn.forward(logits, labels.clone())
-                    };
-            }
-            let value = loss.clone().into_scalar::<f32>();
-            if !value.is_finite() {
-                return Err(Error::Training(format!(
-                    "supernet loss is {value} at epoch {} step {step}: training diverged (lower supernet.learning_rate)",
-                    epoch + 1
-                )));
-            }
-            loss_sum += f64::from(value);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let t = (epoch * steps_per_epoch + step) as f64 / total_steps;
-            let lr = settings.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
-            model = optim.step(lr, model, grads);
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
-        }
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        let inner = model.valid();
-        let inner_device = device.clone().inner();
-        let batch = settings.batch_size.max(32);
-        history.push(SupernetEpoch {
-            epoch: epoch + 1,
-            loss: loss_sum / steps_per_epoch as f64,
-            largest_accuracy: batch_stats_accuracy(&inner, &graph, val, batch, &inner_device),
-            smallest_accuracy: batch_stats_accuracy(&inner, &smallest, val, batch, &inner_device),
-            seconds: started.elapsed().as_secs_f64(),
-        });
-        let state = State {
-            settings: settings.clone(),
-            supernet: description.clone(),
-            history: history.clone(),
-        };
-        write_checkpoint(&checkpoint, &state, &model, &optim)?;
-        if progress {
-            let m = history.last().expect("just pushed");
-            eprintln!(
-                "supernet epoch {}/{}: loss {:.4}, validation accuracy largest {:.2}% smallest {:.2}% ({:.1} s)",
-                m.epoch,
-                settings.epochs,
-                m.loss,
-                100.0 * m.largest_accuracy,
-                100.0 * m.smallest_accuracy,
-                m.seconds
-            );
-        }
-    }
+    let model = TrainNet::new(&graph, &device);
+    let optim: ModuleOptimizer = AdamConfig::new().init();
+    let path = dir.join(SUPERNET_CHECKPOINT);
+    let checkpoint_settings = CheckpointSettings {
+        settings: settings.clone(),
+        supernet: format!("{largest:?}"),
+    };
+    let checkpoint = Checkpoint {
+        path: &path,
+        settings: &checkpoint_settings,
+    };
+    let start: Trained<SupernetEpoch> = resume(
+        &checkpoint,
+        model,
+        optim,
+        "made with other supernet settings or another space",
+    )?;
+    let schedule = Schedule {
+        epochs: settings.epochs,
+        batch_size: settings.batch_size,
+        learning_rate: settings.learning_rate,
+        decay: Decay::Cosine,
+        seed: settings.seed,
+        seeding: Seeding::PerEpoch,
+    };
+    let mut task = Sandwich {
+        joint,
+        settings,
+        hwa: (settings.noise_eta > 0.0 || settings.gain_noise > 0.0)
+            .then(|| Hwa::noise(settings.noise_eta).with_gain_noise(settings.gain_noise)),
+        loss_fn: CrossEntropyLossConfig::new().init(&device),
+        largest: graph,
+        smallest: joint.smallest().graph(train.shape, train.classes)?,
+        train,
+        val,
+        inner_device: device.clone().inner(),
+        progress,
+        loss_sum: 0.0,
+        steps: 0,
+    };
+    let trained = fit(
+        start,
+        train,
+        &schedule,
+        &mut task,
+        &device,
+        Some(&checkpoint),
+        progress,
+        |_| Ok(()),
+    )?;
     Ok(Supernet {
-        model: model.valid(),
-        history,
+        model: trained.model.valid(),
+        history: trained.history,
     })
 }
 

@@ -2,7 +2,7 @@
 //! and a JSON state, written atomically so that a kill leaves the previous epoch whole), image
 //! batches as tensors, accuracy counts and the progress bar.
 
-use super::TrainNet;
+use super::model::TrainNet;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
@@ -45,14 +45,18 @@ pub fn write_checkpoint<S: Serialize>(
 }
 
 /// Reads a checkpoint written by [`write_checkpoint`] into `model` and `optim`, returning
-/// its JSON state. The lengths in the file are checked against its size.
+/// its JSON state. The lengths in the file are checked against its size, and the state is
+/// handed to `check` before any weight is loaded, so that a checkpoint of another run is
+/// refused rather than loaded into a model it does not fit.
 ///
 /// # Errors
-/// A file that is not a whole checkpoint, or whose parts do not fit the model.
+/// A file that is not a whole checkpoint, a state `check` refuses, parts that do not fit the
+/// model.
 pub fn read_checkpoint<S: DeserializeOwned>(
     path: &Path,
     model: TrainNet,
     optim: ModuleOptimizer,
+    check: impl FnOnce(&S) -> Result<()>,
 ) -> Result<(S, TrainNet, ModuleOptimizer)> {
     let bad = |m: &str| Error::Training(format!("{}: {m}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -72,6 +76,7 @@ pub fn read_checkpoint<S: DeserializeOwned>(
         rest = &tail[len..];
     }
     let state: S = serde_json::from_slice(&parts[2]).map_err(|e| bad(&format!("state: {e}")))?;
+    check(&state)?;
     let optim_bytes = parts.swap_remove(1);
     let model_bytes = parts.swap_remove(0);
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))

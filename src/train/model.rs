@@ -469,13 +469,22 @@ pub enum Norms<'a> {
 #[derive(Default)]
 pub struct NormStats {
     sums: BTreeMap<String, (Vec<f64>, Vec<f64>, usize)>,
+    /// The first statistics that could not be read (reported by [`NormStats::averages`]:
+    /// they are gathered inside a forward pass, which cannot fail).
+    unreadable: Option<String>,
 }
 
 impl NormStats {
     fn add(&mut self, name: &str, mean: Tensor<1>, var: Tensor<1>) {
-        let to_vec =
-            |t: Tensor<1>| -> Vec<f32> { t.into_data().try_to_vec::<f32>().unwrap_or_default() };
-        let (mean, var) = (to_vec(mean), to_vec(var));
+        let to_vec = |t: Tensor<1>| t.into_data().try_to_vec::<f32>();
+        let (mean, var) = match (to_vec(mean), to_vec(var)) {
+            (Ok(mean), Ok(var)) => (mean, var),
+            (Err(e), _) | (_, Err(e)) => {
+                self.unreadable
+                    .get_or_insert_with(|| format!("batch norm {name}: statistics {e:?}"));
+                return;
+            }
+        };
         let entry = self
             .sums
             .entry(name.to_string())
@@ -494,14 +503,21 @@ impl NormStats {
     }
 
     /// The mean over batches of each node's batch means and variances.
-    pub fn averages(&self) -> BTreeMap<String, (Vec<f32>, Vec<f32>)> {
-        self.sums
+    ///
+    /// # Errors
+    /// Statistics that could not be read from their tensors.
+    pub fn averages(&self) -> Result<BTreeMap<String, (Vec<f32>, Vec<f32>)>> {
+        if let Some(message) = &self.unreadable {
+            return Err(Error::Training(message.clone()));
+        }
+        Ok(self
+            .sums
             .iter()
             .map(|(name, (m, v, n))| {
                 let avg = |s: &Vec<f64>| s.iter().map(|x| (x / *n as f64) as f32).collect();
                 (name.clone(), (avg(m), avg(v)))
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -676,7 +692,7 @@ mod tests {
         // Recalibration records each batch norm of the subnet at its own width.
         let mut stats = NormStats::default();
         shared.forward_graph(&small, images, None, &mut Norms::Calibrate(&mut stats));
-        let averages = stats.averages();
+        let averages = stats.averages().unwrap();
         assert_eq!(averages["stem.bn"].0.len(), 4);
         assert_eq!(averages["layer1.0.bn1"].1.len(), 6);
         assert!(averages["layer2.0.bn2"].1.iter().all(|v| *v > 0.0));

@@ -80,10 +80,10 @@ pub fn reference(name: &str) -> serde_json::Value {
 
 /// Seeded uniform values in [lo, hi) from the engine's own counter-based generator.
 pub fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
-    let key = imcnas::rng::Seed(seed).key();
+    let key = imcnas::physics::rng::Seed(seed).key();
     (0..n)
         .map(|i| {
-            let u = imcnas::rng::uniforms4([(i / 4) as u32, 0xDA7A, 0, 0], key)[i % 4];
+            let u = imcnas::physics::rng::uniforms4([(i / 4) as u32, 0xDA7A, 0, 0], key)[i % 4];
             lo + (hi - lo) * u
         })
         .collect()

@@ -9,8 +9,8 @@
 
 use super::gemm::matmul;
 use crate::backend::params::{MvmParams, noise_word, quantize, round_to_step};
-use crate::mapping::{split_size, split_start};
-use crate::rng::{Purpose, fill_normals_rows};
+use crate::physics::mapping::{split_size, split_start};
+use crate::physics::rng::{Purpose, fill_normals_rows};
 use rayon::prelude::*;
 
 /// Input vectors handled by one task: large enough to amortise GEMM packing, small
@@ -60,7 +60,7 @@ struct Scratch {
 
 /// Runs `p.batch` input vectors `x` (batch, n_in) through the layer and writes `y`
 /// (batch, n_out). `w` is the layer's effective weights (n_out, n_in), `w_abs` their
-/// magnitudes (needed when `p.w_noise > 0`), `gain` the drift-compensation factor per tile.
+/// magnitudes (needed when `p.periphery.w_noise > 0`), `gain` the drift-compensation factor per tile.
 pub fn analog_mvm(
     p: &MvmParams,
     x: &[f32],
@@ -158,7 +158,7 @@ fn tile_pass_impl(
     let cols = split_size(p.n_out, p.out_groups, o) as usize;
     let key = [p.key_lo, p.key_hi];
     // The weight read noise needs |W|, which the backend supplies exactly when it is on.
-    let w_abs = w_abs.filter(|_| p.w_noise > 0.0);
+    let w_abs = w_abs.filter(|_| p.periphery.w_noise > 0.0);
 
     // Noise management: one scale per input vector and tile.
     // Plain loops (not iterator adaptors, which are compiled outside this function) so that
@@ -166,7 +166,7 @@ fn tile_pass_impl(
     s.alpha.clear();
     s.active.clear();
     for r in 0..n_rows {
-        let alpha = if p.nm_abs_max == 1 {
+        let alpha = if p.periphery.nm_abs_max == 1 {
             abs_max(&x_block[r * n_in + k0..r * n_in + k0 + kn])
         } else {
             1.0
@@ -181,7 +181,7 @@ fn tile_pass_impl(
     s.rfac.resize(n_rows, 1.0);
     let tile = (g * p.out_groups + o) as usize;
 
-    for bm_round in 0..p.max_rounds {
+    for bm_round in 0..p.periphery.max_rounds {
         if s.active.is_empty() {
             break;
         }
@@ -192,7 +192,13 @@ fn tile_pass_impl(
             let xs = &x_block[r * n_in + k0..r * n_in + k0 + kn];
             let start = s.xq.len();
             s.xq.resize(start + kn, 0.0);
-            dac(&mut s.xq[start..], xs, scale, p.dac_step, p.dac_bound);
+            dac(
+                &mut s.xq[start..],
+                xs,
+                scale,
+                p.periphery.dac_step,
+                p.periphery.dac_bound,
+            );
         }
         s.acc.resize(n_act * cols, 0.0);
         // acc (n_act, cols) = xq (n_act, kn) . W[c0.., k0..]^T
@@ -226,7 +232,7 @@ fn tile_pass_impl(
         };
         // Sized even without output noise: the weight-noise pass reads it (times 0).
         s.noise.resize(n_act * cols, 0.0);
-        if p.out_noise > 0.0 {
+        if p.periphery.out_noise > 0.0 {
             fill(&mut s.noise, Purpose::OutNoise);
         }
         if w_abs.is_some() {
@@ -244,18 +250,18 @@ fn tile_pass_impl(
                 for ((v, &va), (&n, &nw)) in
                     acc.iter_mut().zip(acc_abs).zip(noise.iter().zip(noise_w))
                 {
-                    *v = *v + p.out_noise * n + p.w_noise * va.sqrt() * nw;
+                    *v = *v + p.periphery.out_noise * n + p.periphery.w_noise * va.sqrt() * nw;
                 }
                 adc_row(p, acc)
-            } else if p.out_noise > 0.0 {
+            } else if p.periphery.out_noise > 0.0 {
                 for (v, &n) in acc.iter_mut().zip(noise) {
-                    *v += p.out_noise * n;
+                    *v += p.periphery.out_noise * n;
                 }
                 adc_row(p, acc)
             } else {
                 adc_row(p, acc)
             };
-            if exceeded && bm_round + 1 < p.max_rounds {
+            if exceeded && bm_round + 1 < p.periphery.max_rounds {
                 s.rfac[r] *= 2.0;
                 s.repeat.push(r);
             } else {
@@ -321,13 +327,13 @@ fn dac(dst: &mut [f32], src: &[f32], scale: f32, step: f32, bound: f32) {
 fn adc_row(p: &MvmParams, row: &mut [f32]) -> bool {
     // An ideal ADC (step 0) leaves the row as it is; testing that once, outside the loop,
     // keeps the loop branch-free and vectorised.
-    if p.adc_step == 0.0 {
+    if p.periphery.adc_step == 0.0 {
         return false;
     }
     let convert = |v: &mut f32| {
-        let q = round_to_step(*v, p.adc_step);
-        *v = q.clamp(-p.adc_bound, p.adc_bound);
-        q.abs() > p.adc_bound
+        let q = round_to_step(*v, p.periphery.adc_step);
+        *v = q.clamp(-p.periphery.adc_bound, p.periphery.adc_bound);
+        q.abs() > p.periphery.adc_bound
     };
     let mut lanes = [false; CHUNK];
     let mut chunks = row.chunks_exact_mut(CHUNK);

@@ -7,8 +7,8 @@
 //! `(output group, input column)` item per GPU invocation).
 
 use crate::backend::params::{ReadoutParams, quantize, round_to_step};
-use crate::mapping::{split_size, split_start};
-use crate::rng::normals4;
+use crate::physics::mapping::{split_size, split_start};
+use crate::physics::rng::normals4;
 use rayon::prelude::*;
 
 /// Bit set in the noise word of the weight read noise, beside the purpose.
@@ -36,30 +36,30 @@ fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
     let cols = split_size(p.n_out, p.out_groups, o);
     let mut rfac = 1f32;
     let mut sum = 0f32;
-    for bm_round in 0..p.max_rounds {
+    for bm_round in 0..p.periphery.max_rounds {
         // The unit input has abs-max 1, so noise management leaves it unscaled.
-        let xq = quantize(1.0 / rfac, p.dac_step, p.dac_bound);
+        let xq = quantize(1.0 / rfac, p.periphery.dac_step, p.periphery.dac_bound);
         let mut exceeded = false;
         sum = 0.0;
         for i in c0..c0 + cols {
             let wij = w[((i - p.row_offset) * p.w_row_stride + j * p.w_col_stride) as usize];
             let mut y = wij * xq;
-            if p.out_noise > 0.0 {
-                y += p.out_noise
+            if p.periphery.out_noise > 0.0 {
+                y += p.periphery.out_noise
                     * normals4([i >> 2, j, p.stream, p.purpose | (bm_round << 24)], key)
                         [(i & 3) as usize];
             }
-            if p.w_noise > 0.0 {
+            if p.periphery.w_noise > 0.0 {
                 let word = p.purpose | READOUT_WEIGHT_NOISE | (bm_round << 24);
-                y += p.w_noise
+                y += p.periphery.w_noise
                     * (wij.abs() * xq * xq).sqrt()
                     * normals4([i >> 2, j, p.stream, word], key)[(i & 3) as usize];
             }
-            let q = round_to_step(y, p.adc_step);
-            exceeded = exceeded || q.abs() > p.adc_bound;
-            sum += q.clamp(-p.adc_bound, p.adc_bound).abs();
+            let q = round_to_step(y, p.periphery.adc_step);
+            exceeded = exceeded || q.abs() > p.periphery.adc_bound;
+            sum += q.clamp(-p.periphery.adc_bound, p.periphery.adc_bound).abs();
         }
-        if !exceeded || bm_round + 1 == p.max_rounds {
+        if !exceeded || bm_round + 1 == p.periphery.max_rounds {
             break;
         }
         rfac *= 2.0;

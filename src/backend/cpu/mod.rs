@@ -2,47 +2,29 @@
 //! without a GPU (rayon over blocks of rows, blocked SIMD GEMM, vectorised noise).
 
 mod analog_mvm;
+mod chip;
 mod gdc_readout;
 pub mod gemm;
+mod layers;
 pub mod network_ops;
 mod program_conductances;
 
 pub use analog_mvm::analog_mvm;
+pub use chip::{CpuBackend, CpuLayer};
 pub use gdc_readout::gdc_readout;
+pub use layers::CpuStack;
 pub use program_conductances::{ProgrammedArrays, program_conductances};
 
-use super::params::{MvmParams, ProgramParams, ReadoutParams};
-use super::{Backend, Conductances, WeightState};
+use super::params::{MvmParams, OpParams, ProgramParams, ReadoutParams};
+use super::{Backend, ChipLayer, Conductances, WeightState};
 use crate::error::Result;
-use crate::mapping::TileGrid;
-use std::sync::OnceLock;
-
-/// Runs the kernels on the host's cores.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CpuBackend;
-
-/// A layer programmed on the CPU.
-#[derive(Debug)]
-pub struct CpuLayer {
-    grid: TileGrid,
-    g_pos: Vec<f32>,
-    g_neg: Vec<f32>,
-    w_prog: Vec<f32>,
-    w_now: Vec<f32>,
-    /// |w_now|, made on first use by the weight read noise.
-    w_abs: OnceLock<Vec<f32>>,
-    gains: Vec<f32>,
-}
-
-impl CpuLayer {
-    /// Effective weights at inference time, (n_out, n_in).
-    pub fn weights(&self) -> &[f32] {
-        &self.w_now
-    }
-}
+use crate::physics::mapping::TileGrid;
+use layers::host_output;
 
 impl Backend for CpuBackend {
     type Layer = CpuLayer;
+    type Stack = CpuStack;
+    type Batch = Vec<f32>;
 
     fn describe(&self) -> String {
         format!("cpu ({} threads)", rayon::current_num_threads())
@@ -55,24 +37,7 @@ impl Backend for CpuBackend {
         scales: &[f32],
         params: &ProgramParams,
     ) -> Result<CpuLayer> {
-        let n = grid.n_out * grid.n_in;
-        let mut layer = CpuLayer {
-            grid: *grid,
-            g_pos: vec![0.0; n],
-            g_neg: vec![0.0; n],
-            w_prog: vec![0.0; n],
-            w_now: vec![0.0; n],
-            w_abs: OnceLock::new(),
-            gains: vec![1.0; grid.tiles()],
-        };
-        let arrays = ProgrammedArrays {
-            g_pos: &mut layer.g_pos,
-            g_neg: &mut layer.g_neg,
-            w_prog: &mut layer.w_prog,
-            w_now: &mut layer.w_now,
-        };
-        program_conductances(params, scales, w, arrays);
-        Ok(layer)
+        self.program_chip(grid, w, scales, params)
     }
 
     fn readout(
@@ -81,42 +46,103 @@ impl Backend for CpuBackend {
         state: WeightState,
         params: &ReadoutParams,
     ) -> Result<Vec<f32>> {
-        let w = match state {
-            WeightState::Programmed => &layer.w_prog,
-            WeightState::Now => &layer.w_now,
-        };
-        let mut sums = vec![0.0; params.group_count as usize * layer.grid.n_in];
-        gdc_readout(params, w, &mut sums);
-        Ok(sums)
+        self.readout_chip(layer, state, params)
     }
 
     fn set_gains(&self, layer: &mut CpuLayer, gains: &[f32]) -> Result<()> {
-        layer.gains.copy_from_slice(gains);
-        Ok(())
+        self.set_gains_chip(layer, gains)
     }
 
     fn mvm(&self, layer: &CpuLayer, x: &[f32], params: &MvmParams) -> Result<Vec<f32>> {
-        let mut y = vec![0.0; params.batch as usize * layer.grid.n_out];
-        let w_abs = (params.w_noise > 0.0).then(|| {
-            layer
-                .w_abs
-                .get_or_init(|| layer.w_now.iter().map(|v| v.abs()).collect())
-        });
-        analog_mvm(
-            params,
-            x,
-            &layer.w_now,
-            w_abs.map(Vec::as_slice),
-            &layer.gains,
-            &mut y,
-        );
-        Ok(y)
+        self.mvm_chip(layer, x, params)
     }
 
     fn conductances(&self, layer: &CpuLayer) -> Result<Conductances> {
-        Ok(Conductances {
-            g_pos: layer.g_pos.clone(),
-            g_neg: layer.g_neg.clone(),
-        })
+        self.conductances_chip(layer)
+    }
+
+    /// One: the cores are busy with one chip already, and a set of one keeps memory low.
+    fn chips_per_set(&self, _: &[TileGrid], _: usize, _: usize) -> Result<usize> {
+        Ok(1)
+    }
+
+    /// Every image: host memory holds a batch.
+    fn images_per_pass(&self, _: usize, _: usize) -> Result<usize> {
+        Ok(usize::MAX)
+    }
+
+    fn stack(
+        &self,
+        grid: &TileGrid,
+        chips: Vec<ChipLayer<CpuLayer>>,
+        bias: Option<&[f32]>,
+        kept: Option<&[u32]>,
+    ) -> Result<CpuStack> {
+        self.stack_chips(chips, (grid.n_out, grid.n_in), bias, kept)
+    }
+
+    fn input(
+        &self,
+        p: &OpParams,
+        images: &[f32],
+        per_channel: &[f32],
+        chips: usize,
+    ) -> Result<Vec<f32>> {
+        Ok(Self::input_batch(p, images, per_channel, chips))
+    }
+
+    fn duplicate(&self, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(x.clone())
+    }
+
+    fn conv(
+        &self,
+        layer: &CpuStack,
+        p: &OpParams,
+        x: &Vec<f32>,
+        row_offset: u32,
+    ) -> Result<Vec<f32>> {
+        self.conv_layer(layer, p, x, row_offset)
+    }
+
+    fn linear(
+        &self,
+        layer: &CpuStack,
+        p: &OpParams,
+        x: &Vec<f32>,
+        row_offset: u32,
+    ) -> Result<Vec<f32>> {
+        self.linear_layer(layer, p, x, row_offset)
+    }
+
+    fn channel_affine(&self, p: &OpParams, per_channel: &[f32], x: &mut Vec<f32>) -> Result<()> {
+        network_ops::channel_affine(p, per_channel, x);
+        Ok(())
+    }
+
+    fn relu(&self, p: &OpParams, x: &mut Vec<f32>) -> Result<()> {
+        network_ops::relu(p, x);
+        Ok(())
+    }
+
+    fn add(&self, p: &OpParams, other: &Vec<f32>, x: &mut Vec<f32>) -> Result<()> {
+        network_ops::add(p, other, x);
+        Ok(())
+    }
+
+    fn pool(&self, p: &OpParams, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(host_output(p, |y| network_ops::pool(p, x, y)))
+    }
+
+    fn global_avg_pool(&self, p: &OpParams, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(host_output(p, |y| network_ops::global_avg_pool(p, x, y)))
+    }
+
+    fn to_channels_first(&self, p: &OpParams, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(host_output(p, |y| network_ops::to_channels_first(p, x, y)))
+    }
+
+    fn output(&self, x: Vec<f32>) -> Result<Vec<f32>> {
+        Ok(x)
     }
 }

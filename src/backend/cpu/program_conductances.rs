@@ -5,11 +5,11 @@
 //! per-element function); the GPU runs one invocation per weight, this runs rows in parallel.
 
 use crate::backend::params::ProgramParams;
-use crate::device::{
+use crate::physics::device::{
     DeviceParams, MODEL_IDEAL, apply_stuck, drift_device, program_device, quantize_conductance,
 };
-use crate::mapping::group_of;
-use crate::rng::{Purpose, normals4, uniforms4};
+use crate::physics::mapping::group_of;
+use crate::physics::rng::{Purpose, normals4, uniforms4};
 use rayon::prelude::*;
 
 /// The arrays a programming pass writes, each (n_rows, n_in) row-major for the CPU.

@@ -4,105 +4,27 @@
 //! A programmed layer stays on the device. Layers whose weights exceed the adapter's
 //! storage-binding limit are split into column chunks of whole output groups, and batches
 //! into row chunks, so that every binding fits. Whole networks run with their activations
-//! on the device, many chip instances stacked in one pass ([`GpuChips`]).
+//! on the device, many chip instances stacked in one pass ([`GpuStack`]).
 
+mod chip;
 mod context;
-mod network;
+mod layers;
 mod shaders;
 
+pub use chip::{GpuBackend, GpuLayer};
 pub use context::is_hardware;
-pub use network::{DeviceBatch, GpuChips};
-pub use shaders::Kernel;
+pub use layers::{DeviceBatch, GpuStack};
+pub use shaders::{Kernel, MVM_ROWS, OPS_WORKGROUP, PROGRAM_WORKGROUP, READOUT_WORKGROUP};
 
-use super::params::{MvmParams, ProgramParams, ReadoutParams};
-use super::{Backend, Conductances, WeightState};
-use crate::error::{Error, Result};
-use crate::mapping::TileGrid;
-use context::GpuContext;
-
-/// Invocations per workgroup of `program_conductances` (its WORKGROUP).
-const PROGRAM_WORKGROUP: usize = 256;
-/// Invocations per workgroup of `gdc_readout` (its WORKGROUP).
-const READOUT_WORKGROUP: usize = 64;
-/// Input vectors per workgroup of `analog_mvm` (its ROWS).
-const MVM_ROWS: usize = 2;
-
-/// Runs the kernels on a GPU through wgpu.
-pub struct GpuBackend {
-    ctx: GpuContext,
-}
-
-impl GpuBackend {
-    /// Opens the best adapter: a hardware GPU, or a software one when `allow_software`.
-    ///
-    /// # Errors
-    /// No suitable adapter or device.
-    pub fn new(allow_software: bool) -> Result<Self> {
-        Ok(GpuBackend {
-            ctx: GpuContext::new(allow_software)?,
-        })
-    }
-
-    /// Whether the adapter is a hardware GPU.
-    pub fn is_hardware(&self) -> bool {
-        is_hardware(&self.ctx.info)
-    }
-
-    /// Lowers the largest buffer binding used (bytes), forcing the chunked paths that
-    /// large layers take on real adapters.
-    pub fn limit_binding(&mut self, bytes: u64) {
-        self.ctx.max_binding = self.ctx.max_binding.min(bytes.max(4096));
-    }
-}
-
-/// A run of consecutive output groups whose weights fit one binding.
-struct ColumnChunk {
-    group_first: usize,
-    group_count: usize,
-    row_start: usize,
-    rows: usize,
-    g_pos: wgpu::Buffer,
-    g_neg: wgpu::Buffer,
-    /// (rows, n_in).
-    w_prog: wgpu::Buffer,
-    /// Transposed, (n_in, rows): what `analog_mvm` reads.
-    w_now_t: wgpu::Buffer,
-}
-
-/// A layer programmed on the GPU.
-pub struct GpuLayer {
-    grid: TileGrid,
-    chunks: Vec<ColumnChunk>,
-    gains: wgpu::Buffer,
-}
-
-/// Splits the output groups into runs whose `rows x n_in` floats fit `max_binding` bytes.
-fn plan_chunks(grid: &TileGrid, max_binding: u64) -> Result<Vec<(usize, usize)>> {
-    let row_bytes = 4 * grid.n_in as u64;
-    let mut chunks = Vec::new();
-    let mut first = 0;
-    let mut rows = 0u64;
-    for o in 0..grid.out_groups {
-        let size = grid.out_range(o).len() as u64;
-        if size * row_bytes > max_binding {
-            return Err(Error::Gpu(format!(
-                "one output group of {size} x {} weights exceeds the adapter's {max_binding}-byte binding limit; use fewer tile columns",
-                grid.n_in
-            )));
-        }
-        if (rows + size) * row_bytes > max_binding {
-            chunks.push((first, o - first));
-            first = o;
-            rows = 0;
-        }
-        rows += size;
-    }
-    chunks.push((first, grid.out_groups - first));
-    Ok(chunks)
-}
+use super::params::{MvmParams, OpParams, ProgramParams, ReadoutParams};
+use super::{Backend, ChipLayer, Conductances, WeightState};
+use crate::error::Result;
+use crate::physics::mapping::TileGrid;
 
 impl Backend for GpuBackend {
     type Layer = GpuLayer;
+    type Stack = GpuStack;
+    type Batch = DeviceBatch;
 
     fn describe(&self) -> String {
         let kind = if self.is_hardware() { "" } else { ", software" };
@@ -119,58 +41,7 @@ impl Backend for GpuBackend {
         scales: &[f32],
         params: &ProgramParams,
     ) -> Result<GpuLayer> {
-        let ctx = &self.ctx;
-        let scales_buffer = ctx.upload("scales", scales);
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        let mut chunks = Vec::new();
-        for (group_first, group_count) in plan_chunks(grid, ctx.max_binding)? {
-            let row_start = grid.out_range(group_first).start;
-            let rows = grid.out_range(group_first + group_count - 1).end - row_start;
-            let n = rows * grid.n_in;
-            let weights = ctx.upload(
-                "weights",
-                &w[row_start * grid.n_in..row_start * grid.n_in + n],
-            );
-            let chunk = ColumnChunk {
-                group_first,
-                group_count,
-                row_start,
-                rows,
-                g_pos: ctx.storage("g_pos", n),
-                g_neg: ctx.storage("g_neg", n),
-                w_prog: ctx.storage("w_prog", n),
-                w_now_t: ctx.storage("w_now_t", n),
-            };
-            let chunk_params = ProgramParams {
-                n_rows: rows as u32,
-                row_offset: row_start as u32,
-                w_now_transposed: 1,
-                ..*params
-            };
-            let uniform = ctx.uniform(&chunk_params);
-            let buffers = [
-                &uniform,
-                &scales_buffer,
-                &weights,
-                &chunk.g_pos,
-                &chunk.g_neg,
-                &chunk.w_prog,
-                &chunk.w_now_t,
-            ];
-            ctx.dispatch(
-                &mut encoder,
-                Kernel::ProgramConductances,
-                &buffers,
-                GpuContext::grid_2d(n, PROGRAM_WORKGROUP),
-            );
-            chunks.push(chunk);
-        }
-        ctx.submit(encoder)?;
-        Ok(GpuLayer {
-            grid: *grid,
-            chunks,
-            gains: ctx.upload("gains", &vec![1.0; grid.tiles()]),
-        })
+        self.program_chip(grid, w, scales, params)
     }
 
     fn readout(
@@ -179,101 +50,106 @@ impl Backend for GpuBackend {
         state: WeightState,
         params: &ReadoutParams,
     ) -> Result<Vec<f32>> {
-        let ctx = &self.ctx;
-        let n_in = layer.grid.n_in;
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        let mut outputs = Vec::new();
-        for chunk in &layer.chunks {
-            let (weights, row_stride, col_stride) = match state {
-                WeightState::Programmed => (&chunk.w_prog, n_in, 1),
-                WeightState::Now => (&chunk.w_now_t, 1, chunk.rows),
-            };
-            let chunk_params = ReadoutParams {
-                group_first: chunk.group_first as u32,
-                group_count: chunk.group_count as u32,
-                row_offset: chunk.row_start as u32,
-                w_row_stride: row_stride as u32,
-                w_col_stride: col_stride as u32,
-                ..*params
-            };
-            let items = chunk.group_count * n_in;
-            let sums = ctx.storage("sums", items);
-            let uniform = ctx.uniform(&chunk_params);
-            ctx.dispatch(
-                &mut encoder,
-                Kernel::GdcReadout,
-                &[&uniform, weights, &sums],
-                GpuContext::grid_2d(items, READOUT_WORKGROUP),
-            );
-            outputs.push((sums, items));
-        }
-        ctx.submit(encoder)?;
-        let mut all = Vec::with_capacity(layer.grid.out_groups * n_in);
-        for (sums, items) in outputs {
-            all.extend(ctx.download(&sums, items)?);
-        }
-        Ok(all)
+        self.readout_chip(layer, state, params)
     }
 
     fn set_gains(&self, layer: &mut GpuLayer, gains: &[f32]) -> Result<()> {
-        self.ctx
-            .queue
-            .write_buffer(&layer.gains, 0, bytemuck::cast_slice(gains));
-        self.ctx.check()
+        self.set_gains_chip(layer, gains)
     }
 
     fn mvm(&self, layer: &GpuLayer, x: &[f32], params: &MvmParams) -> Result<Vec<f32>> {
-        let ctx = &self.ctx;
-        let (n_in, n_out) = (layer.grid.n_in, layer.grid.n_out);
-        let batch = params.batch as usize;
-        let widest = 4 * n_in.max(n_out) as u64;
-        let rows_per_chunk = ((ctx.max_binding / widest) as usize).clamp(1, 65_535 * MVM_ROWS);
-        // One set of buffers for the call, sized for the largest batch chunk.
-        let capacity = rows_per_chunk.min(batch);
-        let x_buffer = ctx.storage("x", capacity * n_in);
-        let y_buffer = ctx.storage("y", capacity * n_out);
-        let staging = ctx.staging(capacity * n_out);
-        let mut y = Vec::with_capacity(batch * n_out);
-        for start in (0..batch).step_by(rows_per_chunk) {
-            let rows = rows_per_chunk.min(batch - start);
-            let x_chunk = &x[start * n_in..(start + rows) * n_in];
-            ctx.queue
-                .write_buffer(&x_buffer, 0, bytemuck::cast_slice(x_chunk));
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            let mut uniforms = Vec::with_capacity(layer.chunks.len());
-            for chunk in &layer.chunks {
-                let chunk_params = MvmParams {
-                    batch: rows as u32,
-                    group_first: chunk.group_first as u32,
-                    col_offset: chunk.row_start as u32,
-                    chunk_cols: chunk.rows as u32,
-                    row_offset: params.row_offset + start as u32,
-                    ..*params
-                };
-                uniforms.push(ctx.uniform(&chunk_params));
-                let buffers = [
-                    uniforms.last().expect("pushed"),
-                    &x_buffer,
-                    &chunk.w_now_t,
-                    &layer.gains,
-                    &y_buffer,
-                ];
-                let groups = (rows.div_ceil(MVM_ROWS) as u32, chunk.group_count as u32);
-                ctx.dispatch(&mut encoder, Kernel::AnalogMvm, &buffers, groups);
-            }
-            y.extend(ctx.submit_and_read(encoder, &y_buffer, &staging, rows * n_out)?);
-        }
-        Ok(y)
+        self.mvm_chip(layer, x, params)
     }
 
     fn conductances(&self, layer: &GpuLayer) -> Result<Conductances> {
-        let mut g_pos = Vec::with_capacity(layer.grid.n_out * layer.grid.n_in);
-        let mut g_neg = Vec::with_capacity(g_pos.capacity());
-        for chunk in &layer.chunks {
-            let n = chunk.rows * layer.grid.n_in;
-            g_pos.extend(self.ctx.download(&chunk.g_pos, n)?);
-            g_neg.extend(self.ctx.download(&chunk.g_neg, n)?);
-        }
-        Ok(Conductances { g_pos, g_neg })
+        self.conductances_chip(layer)
+    }
+
+    fn chips_per_set(
+        &self,
+        grids: &[TileGrid],
+        floats_per_image: usize,
+        batch: usize,
+    ) -> Result<usize> {
+        self.set_size(grids, floats_per_image, batch)
+    }
+
+    fn images_per_pass(&self, chips: usize, floats_per_image: usize) -> Result<usize> {
+        self.pass_size(chips, floats_per_image)
+    }
+
+    fn stack(
+        &self,
+        grid: &TileGrid,
+        chips: Vec<ChipLayer<GpuLayer>>,
+        bias: Option<&[f32]>,
+        kept: Option<&[u32]>,
+    ) -> Result<GpuStack> {
+        self.stack_chips(grid, chips, bias, kept)
+    }
+
+    fn input(
+        &self,
+        p: &OpParams,
+        images: &[f32],
+        per_channel: &[f32],
+        chips: usize,
+    ) -> Result<DeviceBatch> {
+        Ok(self.input_batch(p, images, per_channel, chips))
+    }
+
+    fn duplicate(&self, x: &DeviceBatch) -> Result<DeviceBatch> {
+        Ok(self.duplicate_batch(x))
+    }
+
+    fn conv(
+        &self,
+        layer: &GpuStack,
+        p: &OpParams,
+        x: &DeviceBatch,
+        row_offset: u32,
+    ) -> Result<DeviceBatch> {
+        self.conv_layer(layer, p, x, row_offset)
+    }
+
+    fn linear(
+        &self,
+        layer: &GpuStack,
+        p: &OpParams,
+        x: &DeviceBatch,
+        row_offset: u32,
+    ) -> Result<DeviceBatch> {
+        self.linear_layer(layer, p, x, row_offset)
+    }
+
+    fn channel_affine(&self, p: &OpParams, per_channel: &[f32], x: &mut DeviceBatch) -> Result<()> {
+        self.channel_affine_batch(p, per_channel, x);
+        Ok(())
+    }
+
+    fn relu(&self, p: &OpParams, x: &mut DeviceBatch) -> Result<()> {
+        self.in_place(Kernel::Relu, p, None, x);
+        Ok(())
+    }
+
+    fn add(&self, p: &OpParams, other: &DeviceBatch, x: &mut DeviceBatch) -> Result<()> {
+        self.in_place(Kernel::Add, p, Some(other), x);
+        Ok(())
+    }
+
+    fn pool(&self, p: &OpParams, x: &DeviceBatch) -> Result<DeviceBatch> {
+        Ok(self.to_new(Kernel::Pool, p, x))
+    }
+
+    fn global_avg_pool(&self, p: &OpParams, x: &DeviceBatch) -> Result<DeviceBatch> {
+        Ok(self.to_new(Kernel::GlobalAvgPool, p, x))
+    }
+
+    fn to_channels_first(&self, p: &OpParams, x: &DeviceBatch) -> Result<DeviceBatch> {
+        Ok(self.to_new(Kernel::ToChannelsFirst, p, x))
+    }
+
+    fn output(&self, x: DeviceBatch) -> Result<Vec<f32>> {
+        self.download_batch(x)
     }
 }

@@ -1,8 +1,20 @@
 //! The WGSL kernels of the engine, loaded once from `shaders/` and keyed by an enum.
-//! Every kernel is `common.wgsl` followed by its own file.
+//! Every kernel is the host's constants (the workgroup sizes the dispatches are counted in,
+//! written here once), `common.wgsl`, then its own file.
 
 /// Helpers prepended to every kernel.
 const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+
+/// Invocations per workgroup of `program_conductances` (its `WORKGROUP`): one per weight.
+pub const PROGRAM_WORKGROUP: usize = 256;
+/// Invocations per workgroup of `gdc_readout` (its `WORKGROUP`): one per (output group,
+/// input column).
+pub const READOUT_WORKGROUP: usize = 64;
+/// Input vectors per workgroup of `analog_mvm` (its `ROWS`).
+pub const MVM_ROWS: usize = 2;
+/// Invocations per workgroup of the kernels of `network_ops.wgsl` (its `OPS_WG`): one per
+/// output value.
+pub const OPS_WORKGROUP: usize = 256;
 
 /// A compute kernel of the engine; each has a CPU twin of the same name in
 /// `backend::cpu`.
@@ -69,6 +81,27 @@ impl Kernel {
         }
     }
 
+    /// The invocations per workgroup the host counts a dispatch of this kernel in, one per
+    /// item; `None` for `analog_mvm`, whose workgroups take [`MVM_ROWS`] input vectors each.
+    pub fn workgroup_size(self) -> Option<usize> {
+        match self {
+            Kernel::ProgramConductances => Some(PROGRAM_WORKGROUP),
+            Kernel::GdcReadout => Some(READOUT_WORKGROUP),
+            Kernel::AnalogMvm => None,
+            _ => Some(OPS_WORKGROUP),
+        }
+    }
+
+    /// The host's constants the kernel's file reads, as WGSL.
+    fn constants(self) -> String {
+        match self {
+            Kernel::ProgramConductances => format!("const WORKGROUP: u32 = {PROGRAM_WORKGROUP}u;"),
+            Kernel::GdcReadout => format!("const WORKGROUP: u32 = {READOUT_WORKGROUP}u;"),
+            Kernel::AnalogMvm => format!("const ROWS: u32 = {MVM_ROWS}u;"),
+            _ => format!("const OPS_WG: u32 = {OPS_WORKGROUP}u;"),
+        }
+    }
+
     /// The complete WGSL source.
     pub fn source(self) -> String {
         let own = match self {
@@ -79,6 +112,9 @@ impl Kernel {
             Kernel::GdcReadout => include_str!("../../../shaders/gdc_readout.wgsl"),
             _ => include_str!("../../../shaders/network_ops.wgsl"),
         };
-        format!("{COMMON}\n{own}")
+        format!(
+            "// Constants of the host (src/backend/gpu/shaders.rs).\n{}\n\n{COMMON}\n{own}",
+            self.constants()
+        )
     }
 }

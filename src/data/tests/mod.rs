@@ -8,6 +8,7 @@ mod real;
 
 use super::*;
 use std::io::Write;
+use std::path::PathBuf;
 
 /// The shared datasets next to the repository.
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/datasets");

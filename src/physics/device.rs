@@ -6,7 +6,7 @@
 //! same names in `shaders/program_conductances.wgsl`.
 
 use crate::config::{DeviceModel, GenericNoise, HwConfig};
-use crate::rng::ln_poly;
+use crate::physics::rng::ln_poly;
 
 /// Conductance at which aihwkit's PCM programming-noise coefficients were fitted (uS).
 pub const PCM_G_MAX_REFERENCE_US: f32 = 25.0;

@@ -2,13 +2,13 @@
 //! drift compensation, and its analog forward pass with digital bias. Backend-agnostic:
 //! the same code drives the CPU and the GPU.
 
-use crate::backend::params::{MvmParams, PeripheryParams, ProgramParams, ReadoutParams};
-use crate::backend::{Backend, Conductances, WeightState};
+use crate::backend::params::{MvmParams, Periphery, ProgramParams, ReadoutParams};
+use crate::backend::{Backend, ChipLayer, Conductances, WeightState};
 use crate::config::{DriftCompensation, HwConfig};
-use crate::device::DeviceParams;
 use crate::error::{Error, Result, ensure_finite};
-use crate::mapping::TileGrid;
-use crate::rng::{Purpose, Seed, Stream};
+use crate::physics::device::DeviceParams;
+use crate::physics::mapping::TileGrid;
+use crate::physics::rng::{Purpose, Seed, Stream};
 
 /// Which chip a layer is programmed on: the run's seed and the instance number. Each
 /// instance is an independent draw of every device non-ideality.
@@ -23,7 +23,7 @@ pub struct Chip {
 /// A layer programmed onto crossbar tiles of one chip instance, held by a backend.
 pub struct AnalogLayer<L> {
     grid: TileGrid,
-    periphery: PeripheryParams,
+    periphery: Periphery,
     bias: Option<Vec<f32>>,
     seed: Seed,
     stream: Stream,
@@ -50,6 +50,17 @@ impl<L> AnalogLayer<L> {
     /// The digital bias added after the analog product, if any.
     pub fn bias(&self) -> Option<&[f32]> {
         self.bias.as_deref()
+    }
+
+    /// The layer as one chip of a set to stack ([`Backend::stack`]), with its digital bias.
+    pub fn into_chip(self) -> (ChipLayer<L>, Option<Vec<f32>>) {
+        let params = self.mvm_params(0, 0);
+        let chip = ChipLayer {
+            layer: self.layer,
+            params,
+            gains: self.gains,
+        };
+        (chip, self.bias)
     }
 
     /// The kernel parameters of a forward pass of `batch` vectors, the first of them number
@@ -101,7 +112,7 @@ pub fn program_layer<B: Backend>(
     let stream = Stream::chip(layer_id, chip.instance);
     let params = ProgramParams::new(hw, &grid, 0..n_out, chip.seed, stream);
     let mut layer = backend.program(&grid, w, &scales, &params)?;
-    let periphery = PeripheryParams::new(hw);
+    let periphery = Periphery::new(hw);
 
     let mut gains = vec![1.0; grid.tiles()];
     let drifts = DeviceParams::new(hw).drifts == 1;

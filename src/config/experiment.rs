@@ -1,19 +1,80 @@
-//! The experiment file of `imcnas run` and `imcnas search`: the search space, the compression
+//! The experiment of `imcnas run`, `imcnas search` and `imcnas rank`: the search space, the compression
 //! and hardware options, supernet training, the search, fine-tuning and the final evaluation.
 //! Every key has a default (the embedded digits experiment, `models/experiment-digits.toml`,
 //! spells them out); [`Experiment::load`] checks every value, and loads every hardware
 //! combination the search may draw, before any work starts.
 
-use crate::config;
+use super::check::Checker;
+use super::hardware::{HardwareGenes, HwConfig};
+use super::load::Source;
 use crate::data::DatasetName;
 use crate::error::{Error, Result};
-use crate::eval::DriftTime;
-use crate::search::Strategy;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The embedded default experiment: a joint search on the 8x8 digits.
 pub const DEFAULT_EXPERIMENT: &str = include_str!("../../models/experiment-digits.toml");
+
+/// A time after programming at which the chip is read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftTime {
+    /// As given: `0`, `1h`, `30d`, ...
+    pub label: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+impl std::str::FromStr for DriftTime {
+    type Err = Error;
+
+    /// A number with an optional unit: s, m, h, d, w, y (365 days); no unit = seconds; at
+    /// most 1e10 s.
+    fn from_str(text: &str) -> Result<DriftTime> {
+        let text = text.trim();
+        let bad = || {
+            Error::Config {
+            origin: format!("drift time {text:?}"),
+            message: "expected a number with an optional unit s, m, h, d, w or y (e.g. 0, 1h, 30d), at most 1e10 s".into(),
+        }
+        };
+        let split = text
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        let scale = match unit {
+            "" | "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86_400.0,
+            "w" => 7.0 * 86_400.0,
+            "y" => 365.0 * 86_400.0,
+            _ => return Err(bad()),
+        };
+        let seconds = value * scale;
+        if !(0.0..=1e10).contains(&seconds) {
+            return Err(bad());
+        }
+        Ok(DriftTime {
+            label: text.to_string(),
+            seconds,
+        })
+    }
+}
+
+/// How the search proposes genomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// NSGA-II.
+    Nsga2,
+    /// Uniform random sampling.
+    Random,
+    /// Regularised (aging) evolution with a Pareto-rank tournament.
+    RegularizedEvolution,
+    /// Every genome of a choice-only space.
+    Exhaustive,
+}
 
 /// An experiment file as written.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -332,6 +393,9 @@ pub struct Experiment {
     pub drift: DriftTime,
     /// Drift times of the final evaluation.
     pub final_times: Vec<DriftTime>,
+    /// The hardware configuration of every device option, in the order of
+    /// `hardware.devices`, before a candidate's genes are set on it.
+    pub devices: Vec<HwConfig>,
 }
 
 impl Experiment {
@@ -342,17 +406,11 @@ impl Experiment {
     /// An unreadable file, TOML or schema errors, out-of-range values, and hardware
     /// combinations that do not load; each names the file and key.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment> {
-        let (origin, text) = match path {
-            Some(p) => (
-                p.display().to_string(),
-                std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?,
-            ),
-            None => (
-                "embedded experiment-digits".to_string(),
-                DEFAULT_EXPERIMENT.to_string(),
-            ),
+        let source = match path {
+            Some(p) => Source::file(p)?,
+            None => Source::embedded("embedded experiment-digits", DEFAULT_EXPERIMENT),
         };
-        Experiment::from_text(&text, &origin, overrides)
+        Experiment::from_source(&source, overrides)
     }
 
     /// As [`Experiment::load`], from TOML text.
@@ -360,95 +418,57 @@ impl Experiment {
     /// # Errors
     /// As [`Experiment::load`].
     pub fn from_text(text: &str, origin: &str, overrides: &[String]) -> Result<Experiment> {
-        let config_error = |message: String| Error::Config {
-            origin: origin.to_string(),
-            message,
-        };
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| config_error(e.message().trim().to_string()))?;
-        for assignment in overrides {
-            config::apply_override(&mut table, assignment)?;
-        }
-        let text = toml::to_string(&table).map_err(|e| config_error(e.to_string()))?;
-        let file: ExperimentFile = toml::from_str(&text)
-            .map_err(|e| config_error(e.message().trim().replace('\n', " ")))?;
-        file.check(origin)
+        Experiment::from_source(&Source::embedded(origin, text), overrides)
+    }
+
+    fn from_source(source: &Source, overrides: &[String]) -> Result<Experiment> {
+        let file: ExperimentFile = source.parse(overrides)?;
+        file.check(&source.origin)
     }
 
     /// The experiment as TOML (saved in the run folder and compared on resume).
-    pub fn to_toml(&self) -> String {
-        toml::to_string(&self.file).unwrap_or_default()
-    }
-
-    /// The hardware configuration of one device option with a candidate's genes.
     ///
     /// # Errors
-    /// A combination that does not validate.
-    pub fn hardware(
-        &self,
-        device: &str,
-        tile: u32,
-        dac_bits: u32,
-        adc_bits: u32,
-        cols_per_adc: u32,
-    ) -> Result<config::HwConfig> {
-        config::load(
-            device,
-            &hardware_overrides(tile, dac_bits, adc_bits, cols_per_adc),
-        )
+    /// A value TOML cannot hold (none of the schema's types fails; checked all the same).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(&self.file).map_err(|e| Error::Config {
+            origin: self.origin.clone(),
+            message: format!("cannot be written as TOML: {e}"),
+        })
     }
-}
 
-/// The `--set` overrides that put a candidate's hardware genes into a configuration: one
-/// tile size for the engine and the cost model, the DAC resolution as the activation
-/// precision, one ADC resolution for both.
-pub fn hardware_overrides(tile: u32, dac_bits: u32, adc_bits: u32, cols: u32) -> Vec<String> {
-    vec![
-        format!("tile.rows={tile}"),
-        format!("tile.cols={tile}"),
-        format!("dac.bits={dac_bits}"),
-        format!("cost.input_bits={dac_bits}"),
-        format!("adc.bits={adc_bits}"),
-        format!("cost.adc_bits={adc_bits}"),
-        format!("cost.cols_per_adc={cols}"),
-    ]
+    /// The hardware configuration of device option `device` (its name in
+    /// `hardware.devices`) with a candidate's genes.
+    ///
+    /// # Errors
+    /// A device that is not an option of the experiment, a combination that does not
+    /// validate (every option is checked with the extremes of every gene when loading).
+    pub fn hardware(&self, device: &str, genes: &HardwareGenes) -> Result<HwConfig> {
+        let index = self
+            .file
+            .hardware
+            .devices
+            .iter()
+            .position(|d| d == device)
+            .ok_or_else(|| Error::Config {
+                origin: self.origin.clone(),
+                message: format!("hardware.devices has no option {device:?}"),
+            })?;
+        self.devices[index].with_genes(genes)
+    }
 }
 
 impl ExperimentFile {
     fn check(self, origin: &str) -> Result<Experiment> {
-        let fail = |field: &str, value: String, expected: &str| Error::ConfigValue {
-            origin: origin.to_string(),
-            field: field.to_string(),
-            value,
-            expected: expected.to_string(),
-        };
-        let list = |field: &str, values: &[f64], lo: f64, hi: f64| -> Result<()> {
-            if values.is_empty() {
-                return Err(fail(field, "[]".into(), "expected at least one option"));
-            }
-            match values.iter().find(|v| !(lo..=hi).contains(*v)) {
-                Some(v) => Err(fail(field, v.to_string(), &format!("expected {lo}..={hi}"))),
-                None => Ok(()),
-            }
-        };
-        let ints = |v: &[usize]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
-        let ints32 = |v: &[u32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
-        let range = |field: &str, v: f64, lo: f64, hi: f64| -> Result<()> {
-            if (lo..=hi).contains(&v) {
-                Ok(())
-            } else {
-                Err(fail(field, v.to_string(), &format!("expected {lo}..={hi}")))
-            }
-        };
-
+        let check = Checker::new(origin);
         let dataset: DatasetName = self.data.dataset.parse().map_err(|_| {
-            fail(
+            check.fail(
                 "data.dataset",
-                self.data.dataset.clone(),
+                &self.data.dataset,
                 "expected digits, mnist, fashion-mnist or cifar10",
             )
         })?;
-        range(
+        check.range_f(
             "data.validation_fraction",
             f64::from(self.data.validation_fraction),
             0.05,
@@ -456,160 +476,148 @@ impl ExperimentFile {
         )?;
 
         let s = &self.space;
-        list("space.stem_widths", &ints(&s.stem_widths), 1.0, 512.0)?;
-        list("space.depths", &ints(&s.depths), 1.0, 6.0)?;
-        list("space.kernels", &ints(&s.kernels), 1.0, 7.0)?;
+        check.options("space.stem_widths", &s.stem_widths, 1, 512)?;
+        check.options("space.depths", &s.depths, 1, 6)?;
+        check.options("space.kernels", &s.kernels, 1, 7)?;
         if let Some(k) = s.kernels.iter().find(|k| *k % 2 == 0) {
-            return Err(fail("space.kernels", k.to_string(), "expected odd sides"));
+            return Err(check.fail("space.kernels", k, "expected odd sides"));
         }
         if s.stage_widths.len() != 3 {
-            return Err(fail(
+            return Err(check.fail(
                 "space.stage_widths",
                 format!("{} stages", s.stage_widths.len()),
                 "expected a list of widths for each of 3 stages",
             ));
         }
         for widths in &s.stage_widths {
-            list("space.stage_widths", &ints(widths), 1.0, 512.0)?;
+            check.options("space.stage_widths", widths, 1, 512)?;
         }
 
         let c = &self.compression;
-        list(
-            "compression.weight_bits",
-            &ints32(&c.weight_bits),
-            2.0,
-            16.0,
-        )?;
-        list("compression.prune_fractions", &c.prune_fractions, 0.0, 0.95)?;
+        check.options("compression.weight_bits", &c.weight_bits, 2, 16)?;
+        check.options("compression.prune_fractions", &c.prune_fractions, 0.0, 0.95)?;
 
         let h = &self.hardware;
-        if h.devices.is_empty() {
-            return Err(fail(
-                "hardware.devices",
-                "[]".into(),
-                "expected at least one",
-            ));
-        }
-        list("hardware.tile_sizes", &ints32(&h.tile_sizes), 4.0, 1024.0)?;
-        list("hardware.dac_bits", &ints32(&h.dac_bits), 2.0, 16.0)?;
-        list("hardware.adc_bits", &ints32(&h.adc_bits), 2.0, 12.0)?;
+        check.not_empty("hardware.devices", &h.devices)?;
+        check.options("hardware.tile_sizes", &h.tile_sizes, 4, 1024)?;
+        check.options("hardware.dac_bits", &h.dac_bits, 2, 16)?;
+        check.options("hardware.adc_bits", &h.adc_bits, 2, 12)?;
         let smallest_tile = h.tile_sizes.iter().copied().min().unwrap_or(4);
-        list(
-            "hardware.cols_per_adc",
-            &ints32(&h.cols_per_adc),
-            1.0,
-            f64::from(smallest_tile),
-        )?;
-        range("hardware.instances", f64::from(h.instances), 1.0, 1000.0)?;
-        let drift: DriftTime = h.drift.parse().map_err(|_| {
-            fail(
-                "hardware.drift",
-                h.drift.clone(),
-                "expected e.g. 0, 1h, 1d, 1y",
-            )
-        })?;
+        check.options("hardware.cols_per_adc", &h.cols_per_adc, 1, smallest_tile)?;
+        check.range("hardware.instances", h.instances, 1, 1000)?;
+        let drift: DriftTime = h
+            .drift
+            .parse()
+            .map_err(|_| check.fail("hardware.drift", &h.drift, "expected e.g. 0, 1h, 1d, 1y"))?;
 
         let t = &self.supernet;
-        range("supernet.epochs", t.epochs as f64, 1.0, 10_000.0)?;
-        range("supernet.batch_size", t.batch_size as f64, 1.0, 4096.0)?;
+        check.range("supernet.epochs", t.epochs, 1, 10_000)?;
+        check.range("supernet.batch_size", t.batch_size, 1, 4096)?;
         if !(t.learning_rate > 0.0 && t.learning_rate < 1.0) {
-            return Err(fail(
+            return Err(check.fail(
                 "supernet.learning_rate",
-                t.learning_rate.to_string(),
+                t.learning_rate,
                 "expected in (0, 1)",
             ));
         }
-        range("supernet.noise_eta", f64::from(t.noise_eta), 0.0, 0.5)?;
-        range("supernet.gain_noise", f64::from(t.gain_noise), 0.0, 1.0)?;
-        range("supernet.random_subnets", t.random_subnets as f64, 0.0, 8.0)?;
+        check.range_f("supernet.noise_eta", f64::from(t.noise_eta), 0.0, 0.5)?;
+        check.range_f("supernet.gain_noise", f64::from(t.gain_noise), 0.0, 1.0)?;
+        check.range("supernet.random_subnets", t.random_subnets, 0, 8)?;
 
         let q = &self.search;
-        range("search.population", q.population as f64, 2.0, 10_000.0)?;
-        range("search.budget", q.budget as f64, 1.0, 1e7)?;
-        range(
-            "search.sample_size",
-            q.sample_size as f64,
-            1.0,
-            q.population as f64,
-        )?;
-        range(
-            "search.calibration_batches",
-            q.calibration_batches as f64,
-            1.0,
-            1000.0,
-        )?;
-        range("search.batch", q.batch as f64, 1.0, 65_536.0)?;
-        range("search.max_area_mm2", q.max_area_mm2, 0.0, 1e6)?;
-        range("search.min_accuracy", q.min_accuracy, 0.0, 1.0)?;
-        if q.objectives.is_empty() {
-            return Err(fail(
-                "search.objectives",
-                "[]".into(),
-                "expected at least one",
-            ));
-        }
+        check.range("search.population", q.population, 2, 10_000)?;
+        check.range("search.budget", q.budget, 1, 10_000_000)?;
+        check.range("search.sample_size", q.sample_size, 1, q.population)?;
+        check.range("search.calibration_batches", q.calibration_batches, 1, 1000)?;
+        check.range("search.batch", q.batch, 1, 65_536)?;
+        check.range_f("search.max_area_mm2", q.max_area_mm2, 0.0, 1e6)?;
+        check.range_f("search.min_accuracy", q.min_accuracy, 0.0, 1.0)?;
+        check.not_empty("search.objectives", &q.objectives)?;
         for (i, o) in q.objectives.iter().enumerate() {
             if q.objectives[..i].contains(o) {
-                return Err(fail("search.objectives", format!("{o:?}"), "listed twice"));
+                return Err(check.fail("search.objectives", format!("{o:?}"), "listed twice"));
             }
         }
 
         let f = &self.finetune;
-        range("finetune.top_k", f.top_k as f64, 0.0, 100.0)?;
+        check.range("finetune.top_k", f.top_k, 0, 100)?;
         if f.top_k > 0 {
-            list("finetune.learning_rates", &f.learning_rates, 1e-7, 0.999)?;
-            let noise: Vec<f64> = f.noise_levels.iter().map(|&x| f64::from(x)).collect();
-            list("finetune.noise_levels", &noise, 0.0, 0.5)?;
+            check.options("finetune.learning_rates", &f.learning_rates, 1e-7, 0.999)?;
+            check.options("finetune.noise_levels", &f.noise_levels, 0.0, 0.5)?;
         }
-        range("finetune.rung_epochs", f.rung_epochs as f64, 1.0, 1000.0)?;
+        check.range("finetune.rung_epochs", f.rung_epochs, 1, 1000)?;
 
         let e = &self.final_eval;
-        range("final.instances", f64::from(e.instances), 1.0, 1000.0)?;
-        if e.times.is_empty() {
-            return Err(fail("final.times", "[]".into(), "expected at least one"));
-        }
+        check.range("final.instances", e.instances, 1, 1000)?;
+        check.not_empty("final.times", &e.times)?;
         let final_times = e
             .times
             .iter()
             .map(|t| {
                 t.parse::<DriftTime>()
-                    .map_err(|_| fail("final.times", t.clone(), "expected e.g. 0, 1h, 1d, 1y"))
+                    .map_err(|_| check.fail("final.times", t, "expected e.g. 0, 1h, 1d, 1y"))
             })
             .collect::<Result<Vec<_>>>()?;
         if !e.adc_sweep.is_empty() {
-            list("final.adc_sweep", &ints32(&e.adc_sweep), 2.0, 12.0)?;
+            check.options("final.adc_sweep", &e.adc_sweep, 2, 12)?;
         }
 
-        let experiment = Experiment {
+        // Every hardware option must load, and load with every gene it can be given: its
+        // extremes span the ranges each key is checked against.
+        let h = &self.hardware;
+        let extremes = |v: &[u32]| {
+            let (lo, hi) = (v.iter().min(), v.iter().max());
+            [*lo.unwrap_or(&0), *hi.unwrap_or(&0)]
+        };
+        let in_context = |device: &str, e: Error| Error::Config {
+            origin: origin.to_string(),
+            message: format!("hardware.devices {device:?}: {e}"),
+        };
+        let mut devices = Vec::with_capacity(h.devices.len());
+        for device in &h.devices {
+            let base = super::load(device, &[]).map_err(|e| in_context(device, e))?;
+            for tile in extremes(&h.tile_sizes) {
+                for dac_bits in extremes(&h.dac_bits) {
+                    for adc_bits in extremes(&h.adc_bits) {
+                        for cols_per_adc in extremes(&h.cols_per_adc) {
+                            let genes = HardwareGenes {
+                                tile,
+                                dac_bits,
+                                adc_bits,
+                                cols_per_adc,
+                            };
+                            base.with_genes(&genes).map_err(|e| in_context(device, e))?;
+                        }
+                    }
+                }
+            }
+            devices.push(base);
+        }
+        Ok(Experiment {
             file: self,
             origin: origin.to_string(),
             dataset,
             drift,
             final_times,
-        };
-        // Every hardware option must load with every gene it can be given: its extremes
-        // span the ranges each key is checked against.
-        let h = &experiment.file.hardware;
-        let extremes = |v: &[u32]| {
-            let (lo, hi) = (v.iter().min(), v.iter().max());
-            [*lo.unwrap_or(&0), *hi.unwrap_or(&0)]
-        };
-        for device in &h.devices {
-            for tile in extremes(&h.tile_sizes) {
-                for dac in extremes(&h.dac_bits) {
-                    for adc in extremes(&h.adc_bits) {
-                        for cols in extremes(&h.cols_per_adc) {
-                            experiment
-                                .hardware(device, tile, dac, adc, cols)
-                                .map_err(|e| Error::Config {
-                                    origin: origin.to_string(),
-                                    message: format!("hardware.devices {device:?}: {e}"),
-                                })?;
-                        }
-                    }
-                }
-            }
+            devices,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_times_parse_with_units() {
+        let t = |s: &str| s.parse::<DriftTime>().map(|d| d.seconds);
+        assert_eq!(t("0").unwrap(), 0.0);
+        assert_eq!(t("1h").unwrap(), 3600.0);
+        assert_eq!(t("30d").unwrap(), 30.0 * 86_400.0);
+        assert_eq!(t("1y").unwrap(), 365.0 * 86_400.0);
+        assert_eq!(t("2.5").unwrap(), 2.5);
+        for bad in ["", "h", "1x", "-1d", "nan"] {
+            assert!(t(bad).is_err(), "{bad}");
         }
-        Ok(experiment)
     }
 }

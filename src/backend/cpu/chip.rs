@@ -1,0 +1,115 @@
+//! One chip's layers on the CPU: the backend, a programmed layer (conductances, effective
+//! weights, drift-compensation gains), and the kernels that act on one: programming, the
+//! identity read-out and the analog MVM.
+
+use super::analog_mvm::analog_mvm;
+use super::gdc_readout::gdc_readout;
+use super::program_conductances::{ProgrammedArrays, program_conductances};
+use crate::backend::params::{MvmParams, ProgramParams, ReadoutParams};
+use crate::backend::{Conductances, WeightState};
+use crate::error::Result;
+use crate::physics::mapping::TileGrid;
+use std::sync::OnceLock;
+
+/// Runs the kernels on the host's cores.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuBackend;
+
+/// A layer programmed on the CPU.
+#[derive(Debug)]
+pub struct CpuLayer {
+    pub(super) grid: TileGrid,
+    g_pos: Vec<f32>,
+    g_neg: Vec<f32>,
+    w_prog: Vec<f32>,
+    w_now: Vec<f32>,
+    /// |w_now|, made on first use by the weight read noise.
+    w_abs: OnceLock<Vec<f32>>,
+    gains: Vec<f32>,
+}
+
+impl CpuLayer {
+    /// Effective weights at inference time, (n_out, n_in).
+    pub fn weights(&self) -> &[f32] {
+        &self.w_now
+    }
+}
+
+impl CpuBackend {
+    pub(super) fn program_chip(
+        &self,
+        grid: &TileGrid,
+        w: &[f32],
+        scales: &[f32],
+        params: &ProgramParams,
+    ) -> Result<CpuLayer> {
+        let n = grid.n_out * grid.n_in;
+        let mut layer = CpuLayer {
+            grid: *grid,
+            g_pos: vec![0.0; n],
+            g_neg: vec![0.0; n],
+            w_prog: vec![0.0; n],
+            w_now: vec![0.0; n],
+            w_abs: OnceLock::new(),
+            gains: vec![1.0; grid.tiles()],
+        };
+        let arrays = ProgrammedArrays {
+            g_pos: &mut layer.g_pos,
+            g_neg: &mut layer.g_neg,
+            w_prog: &mut layer.w_prog,
+            w_now: &mut layer.w_now,
+        };
+        program_conductances(params, scales, w, arrays);
+        Ok(layer)
+    }
+
+    pub(super) fn readout_chip(
+        &self,
+        layer: &CpuLayer,
+        state: WeightState,
+        params: &ReadoutParams,
+    ) -> Result<Vec<f32>> {
+        let w = match state {
+            WeightState::Programmed => &layer.w_prog,
+            WeightState::Now => &layer.w_now,
+        };
+        let mut sums = vec![0.0; params.group_count as usize * layer.grid.n_in];
+        gdc_readout(params, w, &mut sums);
+        Ok(sums)
+    }
+
+    pub(super) fn set_gains_chip(&self, layer: &mut CpuLayer, gains: &[f32]) -> Result<()> {
+        layer.gains.copy_from_slice(gains);
+        Ok(())
+    }
+
+    pub(super) fn mvm_chip(
+        &self,
+        layer: &CpuLayer,
+        x: &[f32],
+        params: &MvmParams,
+    ) -> Result<Vec<f32>> {
+        let mut y = vec![0.0; params.batch as usize * layer.grid.n_out];
+        let w_abs = (params.periphery.w_noise > 0.0).then(|| {
+            layer
+                .w_abs
+                .get_or_init(|| layer.w_now.iter().map(|v| v.abs()).collect())
+        });
+        analog_mvm(
+            params,
+            x,
+            &layer.w_now,
+            w_abs.map(Vec::as_slice),
+            &layer.gains,
+            &mut y,
+        );
+        Ok(y)
+    }
+
+    pub(super) fn conductances_chip(&self, layer: &CpuLayer) -> Result<Conductances> {
+        Ok(Conductances {
+            g_pos: layer.g_pos.clone(),
+            g_neg: layer.g_neg.clone(),
+        })
+    }
+}
