@@ -2,6 +2,11 @@
 //! (22) on the `neurosim-rram-22nm` chip. A search costs every candidate, so this must stay
 //! far below a millisecond.
 
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate the undocumented entry points"
+)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use imcnas::config;
 use imcnas::cost::model::network_cost;

@@ -5,6 +5,11 @@
 //! which also accepts software adapters); its timings include the upload of the inputs and
 //! the download of the outputs, i.e. the full device synchronisation.
 
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate the undocumented entry points"
+)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use imcnas::backend::Backend;
 use imcnas::backend::cpu::{CpuBackend, gemm::matmul_parallel};

@@ -7,6 +7,11 @@
 //! which also accepts software adapters), its activations resident on the device, for one
 //! chip and for a stacked set of ten.
 
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate the undocumented entry points"
+)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use imcnas::backend::Backend;
 use imcnas::backend::cpu::CpuBackend;

@@ -7,6 +7,11 @@
 //! The GPU backend is measured when a hardware adapter exists (or with IMCNAS_BENCH_GPU=1,
 //! which also accepts software adapters).
 
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate the undocumented entry points"
+)]
+
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use imcnas::backend::Backend;
 use imcnas::backend::cpu::CpuBackend;

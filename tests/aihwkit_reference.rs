@@ -2,6 +2,11 @@
 //! configuration (files in `../shared/reference/aihwkit`), on both backends, within 1e-5 of
 //! max |y|.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 mod common;
 
 use imcnas::backend::Backend;

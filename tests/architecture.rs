@@ -9,6 +9,11 @@
 //!   one of [`FLOORS`], and the top-level modules form no cycle;
 //! - the files form no cycle.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use syn::visit::Visit;

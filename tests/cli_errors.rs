@@ -1,6 +1,11 @@
 //! Bad input to `imcnas mvm` and `imcnas cost` gives a one-line error naming the problem and a
 //! non-zero exit, never a panic, and writes nothing.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,11 @@
 //! uninterrupted run ends; the evaluation writes its JSON, CSV and plot; bad input fails in
 //! one line.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -1,6 +1,11 @@
 //! The cost model: NeuroSim V1.4's VGG-8 figures with its settings, and the trends its tables
 //! show when one setting changes.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 use imcnas::config;
 use imcnas::cost::model::{
     Compression, CostReport, LayerCompression, network_cost, network_cost_compressed,

@@ -2,6 +2,11 @@
 //! each within a stated statistical tolerance, and reproduce aihwkit's measured PCM figures.
 //! Run on the CPU reference; the GPU is tested to agree with it.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 mod common;
 
 use imcnas::backend::cpu::{CpuBackend, CpuLayer};

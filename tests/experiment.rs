@@ -2,6 +2,11 @@
 //! SIGKILL resumes with `--resume` to the same results as a run never killed, with no
 //! evaluation lost or repeated.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

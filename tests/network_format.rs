@@ -1,6 +1,11 @@
 //! The network format: JSON architecture + safetensors weights survive a round trip, and every
 //! inconsistency is refused with an error that names the file and the node or tensor.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 use imcnas::network::Network;
 use imcnas::network::arch::Arch;
 use imcnas::train::TrainNet;

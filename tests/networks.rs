@@ -2,6 +2,11 @@
 //! inference, the CPU and GPU backends agree on whole networks, and a small net trained on the
 //! embedded digits reaches 95% test accuracy.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};

@@ -2,6 +2,11 @@
 //! ZDT2 against the true front's hypervolume, every strategy's bookkeeping (distinct
 //! genomes, budget, batches), and replaying a search from its evaluations.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 use imcnas::search::pareto::{Point, hypervolume};
 use imcnas::search::{self, Genome, SearchSettings, Space, Strategy, genome_key};
 use std::collections::{HashMap, HashSet};

@@ -2,6 +2,11 @@
 //! parameter struct it reads matches its Rust `#[repr(C)]` twin member for member (name,
 //! offset, size), and the workgroup sizes the host counts its dispatches in are the kernels'.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test"
+)]
+
 use imcnas::backend::gpu::{Kernel, MVM_ROWS};
 use imcnas::backend::params::{Layout, shader_structs};
 use std::collections::BTreeSet;
@@ -34,8 +39,11 @@ fn every_kernel_parses_and_validates() {
     }
 }
 
+/// A struct's name, size and (name, offset, size) of each member.
+type Flat = (String, usize, Vec<(String, usize, usize)>);
+
 /// A WGSL struct as naga lays it out, in the terms of the Rust twin's [`Layout`].
-fn wgsl_layout(module: &naga::Module, ty: &naga::Type) -> Option<(String, usize, Vec<(String, usize, usize)>)> {
+fn wgsl_layout(module: &naga::Module, ty: &naga::Type) -> Option<Flat> {
     let naga::TypeInner::Struct { members, span } = &ty.inner else {
         return None;
     };
@@ -52,7 +60,7 @@ fn wgsl_layout(module: &naga::Module, ty: &naga::Type) -> Option<(String, usize,
     Some((ty.name.clone()?, *span as usize, members))
 }
 
-fn rust_layout(twin: &Layout) -> (String, usize, Vec<(String, usize, usize)>) {
+fn rust_layout(twin: &Layout) -> Flat {
     let members = twin
         .members
         .iter()
@@ -75,7 +83,11 @@ fn parameter_structs_match_their_rust_twins() {
                 .iter()
                 .find(|t| t.name == wgsl.0)
                 .unwrap_or_else(|| panic!("{kernel:?}: WGSL struct {} has no Rust twin", wgsl.0));
-            assert_eq!(wgsl, rust_layout(twin), "{kernel:?}: WGSL (left) vs Rust (right)");
+            assert_eq!(
+                wgsl,
+                rust_layout(twin),
+                "{kernel:?}: WGSL (left) vs Rust (right)"
+            );
             matched.insert(twin.name);
         }
         // Every uniform a kernel reads is one of the twins.
@@ -121,7 +133,11 @@ fn dispatches_count_in_the_kernels_workgroup_sizes() {
                 "{kernel:?}: one invocation per item, as the host counts"
             ),
             // analog_mvm: workgroups of ROWS input vectors each.
-            None => assert_eq!(constant(&module, "ROWS"), Some(MVM_ROWS as u32), "{kernel:?}"),
+            None => assert_eq!(
+                constant(&module, "ROWS"),
+                Some(MVM_ROWS as u32),
+                "{kernel:?}"
+            ),
         }
     }
 }

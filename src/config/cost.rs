@@ -181,7 +181,12 @@ impl CostConfig {
     ///
     /// # Errors
     /// [`crate::Error::ConfigValue`] for the first out-of-range key.
-    pub fn new(section: &CostSection, rows: usize, cols: usize, check: &Checker) -> Result<Self> {
+    pub fn new(
+        section: &CostSection,
+        rows: usize,
+        cols: usize,
+        check: &Checker<'_>,
+    ) -> Result<Self> {
         let known: Vec<String> = Node::ALL.iter().map(|n| n.nm().to_string()).collect();
         let node = Node::from_nm(section.node_nm).ok_or_else(|| {
             check.fail(

@@ -11,7 +11,7 @@ use crate::backend::Backend;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::train::fit::{Decay, Schedule, Seeding, Task, Trained, fit};
+use crate::train::fit::{Decay, Run, Schedule, Seeding, Task, Trained, fit};
 use crate::train::{Hwa, TrainNet};
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
@@ -126,16 +126,14 @@ pub fn train_epochs(
         optim,
         history: Vec::new(),
     };
-    let trained = fit::<_, ()>(
-        start,
-        train,
-        &schedule,
-        &mut task,
-        &device,
-        None,
+    let run: Run<'_, ()> = Run {
+        data: train,
+        schedule,
+        device: &device,
+        checkpoint: None,
         progress,
-        |_| Ok(()),
-    )?;
+    };
+    let trained = fit(&run, start, &mut task, |_| Ok(()))?;
     trained.model.valid().to_network(net.normalization.clone())
 }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::network::Graph;
 use crate::network::arch::MacroArch;
 use crate::train::checkpoint::{batch_tensors, count_correct};
-use crate::train::fit::{Checkpoint, Decay, Schedule, Seeding, Task, Trained, fit, resume};
+use crate::train::fit::{Checkpoint, Decay, Run, Schedule, Seeding, Task, Trained, fit, resume};
 use crate::train::model::Norms;
 use crate::train::{Hwa, TrainNet};
 use burn::module::Module;
@@ -225,16 +225,14 @@ pub fn train_supernet(
         loss_sum: 0.0,
         steps: 0,
     };
-    let trained = fit(
-        start,
-        train,
-        &schedule,
-        &mut task,
-        &device,
-        Some(&checkpoint),
+    let run = Run {
+        data: train,
+        schedule,
+        device: &device,
+        checkpoint: Some(&checkpoint),
         progress,
-        |_| Ok(()),
-    )?;
+    };
+    let trained = fit(&run, start, &mut task, |_| Ok(()))?;
     Ok(Supernet {
         model: trained.model.valid(),
         history: trained.history,

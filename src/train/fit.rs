@@ -131,6 +131,20 @@ pub struct Checkpoint<'a, S> {
     pub settings: &'a S,
 }
 
+/// Where and how a run trains: its images, schedule, device, checkpoint and progress bar.
+pub struct Run<'a, S> {
+    /// Training images, normalised.
+    pub data: &'a Dataset,
+    /// The epochs.
+    pub schedule: Schedule,
+    /// The autodiff device the model lives on.
+    pub device: &'a Device,
+    /// Where the checkpoint goes after every epoch (none: no checkpoint).
+    pub checkpoint: Option<&'a Checkpoint<'a, S>>,
+    /// A progress bar per epoch on stderr.
+    pub progress: bool,
+}
+
 /// A trained model, its optimizer and every epoch's metrics.
 pub struct Trained<E> {
     /// The model (autodiff device).
@@ -179,22 +193,25 @@ where
     })
 }
 
-/// Trains `start.model` on `data` (normalised images) from the epoch after `start.history`
-/// to `schedule.epochs`, writing `checkpoint` after every epoch and calling `on_epoch` with the
-/// history so far.
+/// Trains `start.model` on `run.data` from the epoch after `start.history` to
+/// `run.schedule.epochs`, writing `run.checkpoint` after every epoch and calling `on_epoch`
+/// with the history so far.
 ///
 /// # Errors
 /// A diverged loss, the task's failures, I/O failures.
 pub fn fit<T: Task, S: Serialize>(
+    run: &Run<'_, S>,
     start: Trained<T::Epoch>,
-    data: &Dataset,
-    schedule: &Schedule,
     task: &mut T,
-    device: &Device,
-    checkpoint: Option<&Checkpoint<'_, S>>,
-    progress: bool,
     mut on_epoch: impl FnMut(&[T::Epoch]) -> Result<()>,
 ) -> Result<Trained<T::Epoch>> {
+    let Run {
+        data,
+        schedule,
+        device,
+        checkpoint,
+        progress,
+    } = run;
     let Trained {
         mut model,
         mut optim,
@@ -211,7 +228,7 @@ pub fn fit<T: Task, S: Serialize>(
         let mut rng = ChaCha8Rng::seed_from_u64(epoch_seed);
         let order = data.shuffled(epoch_seed);
         let bar = progress_bar(
-            progress,
+            *progress,
             steps_per_epoch,
             task.label(epoch, schedule.epochs),
         );

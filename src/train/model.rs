@@ -169,7 +169,7 @@ impl TrainNet {
         graph: &Graph,
         images: Tensor<4>,
         hwa: Option<&Hwa>,
-        norms: &mut Norms,
+        norms: &mut Norms<'_>,
     ) -> Tensor<2> {
         let batch = images.dims()[0];
         let mut values: Vec<Option<Tensor<4>>> = Vec::with_capacity(graph.nodes.len());
@@ -394,7 +394,7 @@ impl TrainNet {
     pub fn extract(
         &self,
         graph: &Graph,
-        calibrated: &BTreeMap<String, (Vec<f32>, Vec<f32>)>,
+        calibrated: &Calibrated,
         normalization: Option<Normalization>,
     ) -> Result<Network> {
         let mut tensors = BTreeMap::new();
@@ -465,6 +465,9 @@ pub enum Norms<'a> {
     Calibrate(&'a mut NormStats),
 }
 
+/// Recalibrated batch-norm statistics: per node, the per-channel means and variances.
+pub type Calibrated = BTreeMap<String, (Vec<f32>, Vec<f32>)>;
+
 /// Per-channel batch means and variances summed over calibration batches.
 #[derive(Default)]
 pub struct NormStats {
@@ -506,7 +509,7 @@ impl NormStats {
     ///
     /// # Errors
     /// Statistics that could not be read from their tensors.
-    pub fn averages(&self) -> Result<BTreeMap<String, (Vec<f32>, Vec<f32>)>> {
+    pub fn averages(&self) -> Result<Calibrated> {
         if let Some(message) = &self.unreadable {
             return Err(Error::Training(message.clone()));
         }

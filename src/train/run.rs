@@ -4,7 +4,9 @@
 //! JSON lines, and the trained network exported to the network format.
 
 use super::checkpoint::{batch_tensors, count_correct};
-use super::fit::{Checkpoint, Decay, Schedule, Seeding, Task, fit, resume as resume_checkpoint};
+use super::fit::{
+    Checkpoint, Decay, Run, Schedule, Seeding, Task, fit, resume as resume_checkpoint,
+};
 use super::hwa::Hwa;
 use super::model::TrainNet;
 use crate::config::TrainOptions;
@@ -225,16 +227,16 @@ pub fn train(
         seen: 0,
     };
     let metrics = out.join(METRICS_FILE);
-    let trained = fit(
-        start,
-        &train_set,
-        &schedule,
-        &mut task,
-        &device,
-        Some(&checkpoint),
+    let run = Run {
+        data: &train_set,
+        schedule,
+        device: &device,
+        checkpoint: Some(&checkpoint),
         progress,
-        |history| write_metrics(&metrics, history),
-    )?;
+    };
+    let trained = fit(&run, start, &mut task, |history| {
+        write_metrics(&metrics, history)
+    })?;
     let network = trained.model.valid().to_network(Some(normalization))?;
     network.save(out)?;
     Ok(TrainReport {

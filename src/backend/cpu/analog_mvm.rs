@@ -106,7 +106,7 @@ mod simd {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tile_pass_avx2(
-        layer: &LayerView,
+        layer: &LayerView<'_>,
         g: u32,
         o: u32,
         first_row: u32,
@@ -118,7 +118,7 @@ mod simd {
     }
 
     pub(super) fn tile_pass(
-        layer: &LayerView,
+        layer: &LayerView<'_>,
         g: u32,
         o: u32,
         first_row: u32,
@@ -141,7 +141,7 @@ mod simd {
 /// tile's digitised partial sums into `y_block`. Twin of the body of `analog_mvm` in WGSL.
 #[inline(always)]
 fn tile_pass_impl(
-    layer: &LayerView,
+    layer: &LayerView<'_>,
     g: u32,
     o: u32,
     first_row: u32,

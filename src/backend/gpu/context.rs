@@ -209,7 +209,7 @@ impl GpuContext {
         groups: [u32; 3],
     ) {
         let pipeline = self.pipeline(kernel);
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
             .iter()
             .map(|(binding, b)| wgpu::BindGroupEntry {
                 binding: *binding,
