@@ -7,12 +7,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
+        /// What the operating system said (part of the message, so not chained as a source:
+        /// a chain would print it twice).
+        cause: std::io::Error,
     },
 
     /// A configuration file or override is not valid TOML or does not fit the schema.
@@ -98,6 +99,11 @@ pub enum Error {
     #[error("gpu: {0}")]
     Gpu(String),
 
+    /// An argument or request that asks for nothing or for something impossible (no images
+    /// to evaluate, a folder that is not what the command needs).
+    #[error("{0}")]
+    Invalid(String),
+
     /// A search that cannot go on (an evaluator out of step, a log that does not match).
     #[error("search: {0}")]
     Search(String),
@@ -108,10 +114,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// An I/O error with the file it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 }

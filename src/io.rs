@@ -1,4 +1,5 @@
-//! Array files (NumPy `.npy`, float32) and atomic file writes.
+//! Array files (NumPy `.npy`, float32), atomic file writes, and the lock that keeps two
+//! processes out of one output folder.
 //!
 //! Readers never trust a header: the element count it declares is checked against the
 //! bytes actually present before anything is allocated for it.
@@ -115,6 +116,73 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+/// Checks, before any work, that a file can be written at `path`: it is not a folder, and a
+/// file can be made beside it (the probe is removed).
+///
+/// # Errors
+/// A folder at `path`, a missing or read-only parent folder.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::Invalid(format!(
+            "{}: is a folder; name a file to write",
+            path.display()
+        )));
+    }
+    let probe = temporary_sibling(path);
+    std::fs::File::create(&probe).map_err(|e| Error::io(path, e))?;
+    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
+}
+
+/// An exclusive lock on an output folder, held by this process until it is dropped (or the
+/// process ends, killed or not: the operating system releases it).
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+/// The lock file of a folder.
+pub const LOCK_FILE: &str = ".imcnas.lock";
+
+impl FolderLock {
+    /// Locks `dir` (which must exist) for this process.
+    ///
+    /// # Errors
+    /// Another process holds the lock (naming its pid when it wrote one), I/O failures.
+    pub fn acquire(dir: &Path) -> Result<FolderLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = std::io::Read::read_to_string(&mut file, &mut holder);
+                let holder = holder.trim();
+                let by = if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                };
+                return Err(Error::Invalid(format!(
+                    "{}: in use by another imcnas process{by}; wait for it to finish or choose another folder",
+                    dir.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        // Say who holds it, for the message above.
+        file.set_len(0)
+            .and_then(|()| file.write_all(std::process::id().to_string().as_bytes()))
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(FolderLock { _file: file })
+    }
 }
 
 fn temporary_sibling(path: &Path) -> PathBuf {

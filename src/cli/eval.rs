@@ -1,6 +1,7 @@
 //! `imcnas eval`: test accuracy of a trained network on crossbar hardware over chip
 //! instances and drift times.
 
+use super::progress::Progress;
 use super::{AnyBackend, BackendChoice, with_backend};
 use anyhow::Context;
 use imcnas::config;
@@ -71,6 +72,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     if args.batch == 0 {
         anyhow::bail!("--batch 0: expected at least 1 image per pass");
     }
+    if args.max_images == Some(0) {
+        anyhow::bail!("--max-images 0: expected at least 1 image");
+    }
     let net = Network::load(&args.model)?;
     let name: DatasetName = args.dataset.parse()?;
     let mut test = data::load(name, Split::Test, args.data_dir.as_deref())?;
@@ -106,19 +110,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         .iter()
         .map(|v| v.len().min(args.instances as usize) as u64)
         .sum();
-    let bar = indicatif::ProgressBar::new(total).with_style(
-        indicatif::ProgressStyle::with_template(
-            "evaluating [{bar:40}] {pos}/{len} chips, eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_position(resumed);
+    let bar = Progress::new(total, resumed, "chips");
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let save_partial = |all: &[Vec<f64>]| -> imcnas::Result<()> {
-        bar.inc(1);
+        bar.inc();
         match &partial_path {
             Some(path) => {
                 let state = serde_json::json!({ "key": key, "accuracies": all });
@@ -137,12 +134,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         &done,
         save_partial
     ))?;
-    bar.finish_and_clear();
+    bar.finish();
     let cost = args
         .cost
         .then(|| imcnas::cost::model::network_cost(&hw.cost, &net.graph));
     if let Some(dir) = &args.out {
-        report::write_all(&report, &hw.file.to_toml()?, dir)?;
+        report::write_all(&report, &hw.saved_toml()?, dir)?;
         if let Some(cost) = &cost {
             let json = serde_json::to_string_pretty(cost)?;
             imcnas::io::write_atomic(&dir.join("cost.json"), json.as_bytes())?;

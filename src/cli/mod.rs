@@ -5,6 +5,7 @@ mod cost;
 mod demo;
 mod eval;
 mod mvm;
+mod progress;
 mod run;
 mod train;
 

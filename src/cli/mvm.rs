@@ -102,7 +102,7 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
         args.instances,
         args.seed,
         backend.describe(),
-        hw.file.to_toml()?
+        hw.saved_toml()?
     );
     write_npy(&args.out, &shape, &y)?;
     write_atomic(&config_path(&args.out), record.as_bytes())?;

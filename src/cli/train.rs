@@ -100,9 +100,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     options.check()?;
     let device = training_device(args.gpu)?;
     eprintln!(
-        "training {arch} on {} ({} images of {:?}), {} epochs{}",
-        name,
-        dataset.len(),
+        "training {arch} on {name} (images of {:?}), {} epochs{}",
         dataset.shape,
         args.epochs,
         if hwa.is_some() {

@@ -396,6 +396,8 @@ pub struct Experiment {
     /// The hardware configuration of every device option, in the order of
     /// `hardware.devices`, before a candidate's genes are set on it.
     pub devices: Vec<HwConfig>,
+    /// The `--set` overrides applied to the file, recorded with it.
+    pub overrides: Vec<String>,
 }
 
 impl Experiment {
@@ -423,7 +425,51 @@ impl Experiment {
 
     fn from_source(source: &Source, overrides: &[String]) -> Result<Experiment> {
         let file: ExperimentFile = source.parse(overrides)?;
-        file.check(&source.origin)
+        let mut experiment = file.check(&source.origin)?;
+        experiment.overrides = overrides.to_vec();
+        Ok(experiment)
+    }
+
+    /// The experiment as saved in its run folder: comments naming its source (file and
+    /// `--set` overrides) and the source of each device option, then the TOML with every key
+    /// (which is what [`Experiment::same_settings`] compares).
+    ///
+    /// # Errors
+    /// As [`Experiment::to_toml`].
+    pub fn saved_toml(&self) -> Result<String> {
+        let mut source = self.origin.clone();
+        for assignment in &self.overrides {
+            source.push_str(&format!(" --set {assignment}"));
+        }
+        let devices: Vec<String> = self
+            .file
+            .hardware
+            .devices
+            .iter()
+            .zip(&self.devices)
+            .map(|(name, hw)| format!("{name} = {}", hw.origin))
+            .collect();
+        Ok(format!(
+            "# source: {}\n# hardware.devices: {}\n{}",
+            source.replace('\n', " "),
+            devices.join(", ").replace('\n', " "),
+            self.to_toml()?
+        ))
+    }
+
+    /// Whether `saved` (a run folder's experiment) holds the same settings as this
+    /// experiment, whatever its comments say.
+    ///
+    /// # Errors
+    /// As [`Experiment::to_toml`].
+    pub fn same_settings(&self, saved: &str) -> Result<bool> {
+        let body = |text: &str| -> String {
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        Ok(body(saved) == body(&self.to_toml()?))
     }
 
     /// The experiment as TOML (saved in the run folder and compared on resume).
@@ -600,6 +646,7 @@ impl ExperimentFile {
             drift,
             final_times,
             devices,
+            overrides: Vec::new(),
         })
     }
 }

@@ -284,6 +284,19 @@ impl HwConfigFile {
 }
 
 impl HwConfig {
+    /// The configuration as saved beside results: a comment naming where it came from (the
+    /// file or preset and any `--set`), then the TOML with every key.
+    ///
+    /// # Errors
+    /// As [`HwConfigFile::to_toml`].
+    pub fn saved_toml(&self) -> Result<String> {
+        Ok(format!(
+            "# source: {}\n{}",
+            self.origin.replace('\n', " "),
+            self.file.to_toml()?
+        ))
+    }
+
     /// The device section (validated with the rest).
     pub fn device(&self) -> &DeviceSection {
         &self.file.device

@@ -54,7 +54,7 @@ pub fn load(name_or_path: &str, overrides: &[String]) -> Result<HwConfig> {
     let origin = if overrides.is_empty() {
         source.origin
     } else {
-        format!("{} (with --set)", source.origin)
+        format!("{} with --set {}", source.origin, overrides.join(" --set "))
     };
     HwConfig::validate(file, &origin)
 }

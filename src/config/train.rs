@@ -21,7 +21,7 @@ pub struct TrainOptions {
     pub learning_rate: f64,
     /// Seed of initialisation, shuffling, validation split and noise.
     pub seed: u64,
-    /// Fraction of the training split held out for validation (in [0, 0.9)).
+    /// Fraction of the training split held out for validation (in (0, 0.9)).
     pub validation_fraction: f32,
     /// Relative weight noise of hardware-aware training (0 = off, ..=1).
     pub noise_eta: f32,
@@ -49,11 +49,11 @@ impl TrainOptions {
         if !(self.learning_rate > 0.0 && self.learning_rate < 10.0) {
             return Err(check.fail("learning rate", self.learning_rate, "expected in (0, 10)"));
         }
-        if !(0.0..0.9).contains(&self.validation_fraction) {
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 0.9) {
             return Err(check.fail(
                 "validation fraction",
                 self.validation_fraction,
-                "expected in [0, 0.9)",
+                "expected in (0, 0.9): a validation split of at least one image",
             ));
         }
         check.range_f("noise eta", f64::from(self.noise_eta), 0.0, 1.0)?;

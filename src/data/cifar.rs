@@ -5,7 +5,7 @@
 //! layout of [`Dataset`], so a record's pixels are copied in order.
 
 use super::dataset::{Dataset, DatasetName, Split};
-use super::files::read_dataset_file;
+use super::files::{dataset_file, read_at_most};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -17,6 +17,9 @@ const PIXELS: usize = 3 * SIDE * SIDE;
 const RECORD: usize = 1 + PIXELS;
 /// CIFAR-10 has ten classes.
 const CLASSES: usize = 10;
+/// Most records read from one batch file: the whole of CIFAR-10 (the official files hold
+/// 10,000 each). A file that inflates to more is refused as it is read, not after.
+const MAX_RECORDS: usize = 60_000;
 
 /// Loads the `split` of CIFAR-10 from `dir`.
 pub(super) fn load(dir: &Path, split: Split) -> Result<Dataset> {
@@ -32,7 +35,8 @@ pub(super) fn load(dir: &Path, split: Split) -> Result<Dataset> {
         labels: Vec::new(),
     };
     for file in &files {
-        let (path, bytes) = read_dataset_file(dir, file)?;
+        let path = dataset_file(dir, file)?;
+        let bytes = read_at_most(&path, MAX_RECORDS * RECORD, "CIFAR-10 batch file")?;
         append_records(&path, &bytes, &mut ds)?;
     }
     Ok(ds)

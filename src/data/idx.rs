@@ -5,9 +5,9 @@
 //! u8 with 3 dimensions (magic 2051: N, H, W), labels u8 with 1 dimension (magic 2049: N).
 
 use super::dataset::{Dataset, DatasetName, Split};
-use super::files::read_dataset_file;
+use super::files::{Size, Source, dataset_file};
 use crate::error::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Magic number of an IDX file of u8 (0x08) with 3 dimensions.
 const IMAGES_MAGIC: u32 = 0x0803;
@@ -26,9 +26,9 @@ pub(super) fn load(dir: &Path, name: DatasetName, split: Split) -> Result<Datase
         Split::Test => "t10k",
     };
     let (images_path, images_bytes) =
-        read_dataset_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+        read_idx(dir, &format!("{prefix}-images-idx3-ubyte"), &IMAGES)?;
     let (labels_path, labels_bytes) =
-        read_dataset_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+        read_idx(dir, &format!("{prefix}-labels-idx1-ubyte"), &LABELS)?;
     let images = parse_images(&images_path, &images_bytes)?;
     let labels = parse_labels(&labels_path, &labels_bytes)?;
     if images.count != labels.len() {
@@ -65,10 +65,43 @@ struct Images<'a> {
     pixels: &'a [u8],
 }
 
-/// Validates an IDX image file read into `bytes` and returns a view of its pixels.
-fn parse_images<'a>(path: &Path, bytes: &'a [u8]) -> Result<Images<'a>> {
+/// The size in bytes of an IDX file of the given dimensions, and what its header declares in
+/// words; an error for dimensions that make no sense.
+type SizeOf = fn(&Path, &[usize]) -> Result<(usize, String)>;
+
+/// A kind of IDX file: its magic number, dimensions, and the size its header implies.
+struct Kind {
+    magic: u32,
+    ndims: usize,
+    what: &'static str,
+    /// The file's size given its dimensions.
+    size: SizeOf,
+}
+
+impl Kind {
+    /// Header bytes: the magic and one u32 per dimension.
+    fn header_len(&self) -> usize {
+        4 * (1 + self.ndims)
+    }
+}
+
+const IMAGES: Kind = Kind {
+    magic: IMAGES_MAGIC,
+    ndims: 3,
+    what: "IDX images",
+    size: images_size,
+};
+
+const LABELS: Kind = Kind {
+    magic: LABELS_MAGIC,
+    ndims: 1,
+    what: "IDX labels",
+    size: labels_size,
+};
+
+/// The size of an image file of dimensions `dims` (N, H, W).
+fn images_size(path: &Path, dims: &[usize]) -> Result<(usize, String)> {
     let bad = |message: String| Error::data(path.display(), message);
-    let dims = header(path, bytes, IMAGES_MAGIC, 3, "IDX images")?;
     let [count, height, width] = [dims[0], dims[1], dims[2]];
     if count == 0 || height == 0 || width == 0 {
         return Err(bad(format!(
@@ -80,39 +113,62 @@ fn parse_images<'a>(path: &Path, bytes: &'a [u8]) -> Result<Images<'a>> {
             "header declares images of {height} x {width} pixels, more than the {MAX_PIXELS} accepted"
         )));
     }
-    let header_len = 4 + 4 * 3;
     // u32 * (at most 2^20) fits in u64 and, on 64-bit targets, in usize; checked anyway.
-    let expected = count
+    let size = count
         .checked_mul(height * width)
-        .and_then(|n| n.checked_add(header_len))
+        .and_then(|n| n.checked_add(IMAGES.header_len()))
         .ok_or_else(|| bad(format!("header declares {count} images, too many")))?;
-    check_size(
-        path,
-        bytes.len(),
-        expected,
-        &format!("{count} images of {height} x {width}"),
-    )?;
-    Ok(Images {
-        count,
-        height,
-        width,
-        pixels: &bytes[header_len..],
-    })
+    Ok((size, format!("{count} images of {height} x {width}")))
 }
 
-/// Validates an IDX label file read into `bytes` and returns its labels (unchecked values).
-fn parse_labels<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a [u8]> {
-    let dims = header(path, bytes, LABELS_MAGIC, 1, "IDX labels")?;
+/// The size of a label file of dimensions `dims` (N).
+fn labels_size(path: &Path, dims: &[usize]) -> Result<(usize, String)> {
     let count = dims[0];
-    let header_len = 4 + 4;
-    let expected = count.checked_add(header_len).ok_or_else(|| {
+    let size = count.checked_add(LABELS.header_len()).ok_or_else(|| {
         Error::data(
             path.display(),
             format!("header declares {count} labels, too many"),
         )
     })?;
-    check_size(path, bytes.len(), expected, &format!("{count} labels"))?;
-    Ok(&bytes[header_len..])
+    Ok((size, format!("{count} labels")))
+}
+
+/// Reads the IDX file `dir/name(.gz)` of `kind`: its header, then no more than the bytes the
+/// header implies and one more, checking that there are exactly that many. Returns the path
+/// and the bytes.
+fn read_idx(dir: &Path, name: &str, kind: &Kind) -> Result<(PathBuf, Vec<u8>)> {
+    let mut source = Source::open(&dataset_file(dir, name)?)?;
+    let path = source.path().to_path_buf();
+    let mut bytes = Vec::new();
+    source.read_up_to(&mut bytes, kind.header_len())?;
+    let dims = header(&path, &bytes, kind.magic, kind.ndims, kind.what)?;
+    let (expected, declared) = (kind.size)(&path, &dims)?;
+    let bound = expected + 1;
+    let more = bound - bytes.len();
+    source.read_up_to(&mut bytes, more)?;
+    check_size(&path, source.size(bytes.len(), bound), expected, &declared)?;
+    Ok((path, bytes))
+}
+
+/// An IDX image file read into `bytes` (its size checked) as a view of its pixels.
+fn parse_images<'a>(path: &Path, bytes: &'a [u8]) -> Result<Images<'a>> {
+    let dims = header(path, bytes, IMAGES_MAGIC, 3, IMAGES.what)?;
+    let (expected, declared) = images_size(path, &dims)?;
+    check_size(path, Size::Exact(bytes.len()), expected, &declared)?;
+    Ok(Images {
+        count: dims[0],
+        height: dims[1],
+        width: dims[2],
+        pixels: &bytes[IMAGES.header_len()..],
+    })
+}
+
+/// An IDX label file read into `bytes` (its size checked) as its labels (unchecked values).
+fn parse_labels<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a [u8]> {
+    let dims = header(path, bytes, LABELS_MAGIC, 1, LABELS.what)?;
+    let (expected, declared) = labels_size(path, &dims)?;
+    check_size(path, Size::Exact(bytes.len()), expected, &declared)?;
+    Ok(&bytes[LABELS.header_len()..])
 }
 
 /// Checks that every label is below `classes`, naming the first that is not.
@@ -156,7 +212,18 @@ fn header(path: &Path, bytes: &[u8], magic: u32, ndims: usize, what: &str) -> Re
 }
 
 /// Compares the size of a file with the size its header implies.
-fn check_size(path: &Path, present: usize, expected: usize, declared: &str) -> Result<()> {
+fn check_size(path: &Path, size: Size, expected: usize, declared: &str) -> Result<()> {
+    let present = match size {
+        Size::Exact(present) => present,
+        Size::MoreThan(read) => {
+            return Err(Error::data(
+                path.display(),
+                format!(
+                    "unexpected trailing bytes: more than {read} bytes once inflated, expected {expected} (header declares {declared})"
+                ),
+            ));
+        }
+    };
     if present < expected {
         return Err(Error::data(
             path.display(),

@@ -192,9 +192,12 @@ pub fn evaluate<B: Backend>(
         )));
     }
     if data.is_empty() || options.instances == 0 || options.times.is_empty() {
-        return Err(Error::Shape(
-            "nothing to evaluate: no images, instances or drift times".into(),
-        ));
+        return Err(Error::Invalid(format!(
+            "nothing to evaluate: {} images, {} instances, {} drift times",
+            data.len(),
+            options.instances,
+            options.times.len()
+        )));
     }
     let float_accuracy = float_accuracy(net, data, options.batch)?;
     let mut all: Vec<Vec<f64>> = options

@@ -26,6 +26,9 @@ pub enum Arch {
     },
 }
 
+/// Widest stem of the ResNet family (its last stage is four times as wide).
+const MAX_STEM_WIDTH: usize = 256;
+
 impl FromStr for Arch {
     type Err = Error;
 
@@ -49,8 +52,14 @@ impl FromStr for Arch {
             None => (rest, 16),
         };
         let depth: usize = depth.parse().map_err(|_| bad())?;
-        if depth < 8 || !(depth - 2).is_multiple_of(6) || !(1..=256).contains(&width) {
+        if depth < 8 || !(depth - 2).is_multiple_of(6) {
             return Err(bad());
+        }
+        if !(1..=MAX_STEM_WIDTH).contains(&width) {
+            return Err(Error::network(
+                name,
+                format!("stem width {width} is out of range: expected -w1 ..= -w{MAX_STEM_WIDTH}"),
+            ));
         }
         Ok(Arch::ResNet {
             blocks: (depth - 2) / 6,

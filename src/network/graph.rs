@@ -102,6 +102,15 @@ impl Op {
         }
     }
 
+    /// How the tensor `suffix` of this op is laid out, for messages.
+    pub fn layout(&self, suffix: &str) -> &'static str {
+        match (self, suffix) {
+            (Op::Conv2d { .. }, "weight") => "(out channels, in channels, kernel, kernel)",
+            (Op::Linear { .. }, "weight") => "(out features, in features)",
+            _ => "one value per channel",
+        }
+    }
+
     /// The stored tensors of this op: suffix and shape.
     pub fn tensors(&self) -> Vec<(&'static str, Vec<usize>)> {
         match *self {

@@ -60,6 +60,13 @@ impl Network {
                     )));
                 }
                 ensure_finite(&key, values).map_err(|e| bad(e.to_string()))?;
+                if suffix == "running_var"
+                    && let Some((i, v)) = values.iter().enumerate().find(|(_, v)| **v < 0.0)
+                {
+                    return Err(bad(format!(
+                        "tensor {key} holds a negative variance ({v}) at index {i}"
+                    )));
+                }
                 expected += 1;
             }
         }
@@ -182,13 +189,33 @@ impl Network {
     /// As [`Network::load`].
     pub fn load_files(arch: &Path, weights: &Path) -> Result<Network> {
         let (graph, file) = read_graph(arch)?;
+        let origin = weights.display().to_string();
         let tensors = read_safetensors(weights)?;
-        Network::new(
-            graph,
-            file.normalization,
-            tensors,
-            &weights.display().to_string(),
-        )
+        // Every tensor has exactly its layer's shape: a transposed matrix holds as many
+        // values as the right one.
+        for node in &graph.nodes {
+            for (suffix, shape) in node.op.tensors() {
+                let key = format!("{}.{suffix}", node.name);
+                if let Some((stored, _)) = tensors.get(&key)
+                    && *stored != shape
+                {
+                    return Err(Error::network(
+                        &origin,
+                        format!(
+                            "tensor {key} has shape {stored:?} ({} values), the node needs {shape:?} ({} values; PyTorch layout: {})",
+                            stored.iter().product::<usize>(),
+                            shape.iter().product::<usize>(),
+                            node.op.layout(suffix)
+                        ),
+                    ));
+                }
+            }
+        }
+        let tensors = tensors
+            .into_iter()
+            .map(|(k, (_, values))| (k, values))
+            .collect();
+        Network::new(graph, file.normalization, tensors, &origin)
     }
 
     /// Writes `network.json` and `weights.safetensors` into `dir` (created if missing), each
@@ -233,9 +260,12 @@ fn graph_has_tensor(graph: &Graph, key: &str) -> bool {
     })
 }
 
-/// Reads every tensor of a safetensors file as f32 (f32, f16, bf16 and f64 are accepted; the
-/// crate checks the header's offsets against the file's real size).
-fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Vec<f32>>> {
+/// Tensors by name, each with its shape and row-major values.
+type ShapedTensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Reads every tensor of a safetensors file as f32 with its shape (f32, f16, bf16 and f64 are
+/// accepted; the crate checks the header's offsets against the file's real size).
+fn read_safetensors(path: &Path) -> Result<ShapedTensors> {
     let origin = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let file = safetensors::SafeTensors::deserialize(&bytes)
@@ -267,7 +297,7 @@ fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Vec<f32>>> {
                 ));
             }
         };
-        tensors.insert(name, values);
+        tensors.insert(name, (view.shape().to_vec(), values));
     }
     Ok(tensors)
 }

@@ -148,7 +148,7 @@ impl<'a, B: Backend> ChipSet<'a, B> {
                     k as u32,
                     Chip { seed, instance },
                 )?;
-                programmed.push(analog.into_chip().0);
+                programmed.push(analog.into_chip());
             }
             layers.push(backend.stack(
                 &grid,

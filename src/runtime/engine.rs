@@ -52,15 +52,14 @@ impl<L> AnalogLayer<L> {
         self.bias.as_deref()
     }
 
-    /// The layer as one chip of a set to stack ([`Backend::stack`]), with its digital bias.
-    pub fn into_chip(self) -> (ChipLayer<L>, Option<Vec<f32>>) {
-        let params = self.mvm_params(0, 0);
-        let chip = ChipLayer {
+    /// The layer as one chip of a set to stack ([`Backend::stack`]); the stack takes the
+    /// digital bias once for all its chips.
+    pub fn into_chip(self) -> ChipLayer<L> {
+        ChipLayer {
+            params: self.mvm_params(0, 0),
             layer: self.layer,
-            params,
             gains: self.gains,
-        };
-        (chip, self.bias)
+        }
     }
 
     /// The kernel parameters of a forward pass of `batch` vectors, the first of them number
@@ -191,12 +190,14 @@ impl<L> AnalogLayer<L> {
             )));
         }
         ensure_finite("inputs", x)?;
-        self.forward_finite(backend, x, batch, row_offset)
+        let y = self.forward_finite(backend, x, batch, row_offset)?;
+        // Finite inputs can still overflow f32 in the products.
+        ensure_finite("outputs (the products overflow f32)", &y)?;
+        Ok(y)
     }
 
-    /// [`Self::forward`] of inputs known to be finite and of the right size: a network checks
-    /// its images once instead of every layer's activations.
-    pub(crate) fn forward_finite<B: Backend<Layer = L>>(
+    /// [`Self::forward`] of inputs known to be finite and of the right size.
+    fn forward_finite<B: Backend<Layer = L>>(
         &self,
         backend: &B,
         x: &[f32],

@@ -80,7 +80,9 @@ impl<'n> Executor<'n> {
     /// the first image.
     ///
     /// # Errors
-    /// Wrong input size, too many images for the noise counters, backend failures.
+    /// Wrong input size, too many images for the noise counters, backend failures, and a
+    /// non-finite logit (an f32 overflow inside the network), naming the node whose output
+    /// first holds one.
     pub fn run<B: Backend>(
         &self,
         backend: &B,
@@ -89,6 +91,29 @@ impl<'n> Executor<'n> {
         images: &[f32],
         batch: usize,
         first_image: usize,
+    ) -> Result<Vec<f32>> {
+        let logits = self.walk(backend, layers, chips, images, batch, first_image, false)?;
+        if ensure_finite("logits", &logits).is_err() {
+            // Walk again, this time reading every node's output back: the draws are the
+            // same, so the same value goes wrong, and the first node that shows it is named.
+            self.walk(backend, layers, chips, images, batch, first_image, true)?;
+            ensure_finite("logits", &logits)?;
+        }
+        Ok(logits)
+    }
+
+    /// The graph walk of [`Executor::run`]; with `check_nodes`, every node's output is read
+    /// back and checked to be finite.
+    #[allow(clippy::too_many_arguments)]
+    fn walk<B: Backend>(
+        &self,
+        backend: &B,
+        layers: &[B::Stack],
+        chips: usize,
+        images: &[f32],
+        batch: usize,
+        first_image: usize,
+        check_nodes: bool,
     ) -> Result<Vec<f32>> {
         let graph = &self.net.graph;
         let shape = graph.input;
@@ -161,6 +186,19 @@ impl<'n> Executor<'n> {
                     backend.to_channels_first(&p, source(&outputs, &input, node.inputs[0]))?
                 }
             };
+            if check_nodes {
+                let values = backend.output(backend.duplicate(&data)?)?;
+                if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::NonFinite {
+                        what: format!(
+                            "the output of node {} (first of the network to overflow f32)",
+                            node.name
+                        ),
+                        index,
+                        value: values[index],
+                    });
+                }
+            }
             outputs.push(Some(data));
             free_dead(&mut outputs, &last_use, i);
         }

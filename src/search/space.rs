@@ -54,6 +54,36 @@ const MUTATION_ETA: f64 = 20.0;
 const CROSSOVER_PROBABILITY: f64 = 0.9;
 
 impl Space {
+    /// Checks that `genome` belongs to the space: one value per gene, a real gene within its
+    /// interval, a choice gene an index of one of its options.
+    ///
+    /// # Errors
+    /// The first gene that does not fit, named.
+    pub fn check(&self, genome: &Genome) -> std::result::Result<(), String> {
+        if genome.len() != self.genes.len() {
+            return Err(format!(
+                "a genome of {} genes, the space has {}",
+                genome.len(),
+                self.genes.len()
+            ));
+        }
+        for (gene, &value) in self.genes.iter().zip(genome) {
+            let fits = match gene.kind {
+                GeneKind::Real { low, high } => value >= low && value <= high,
+                GeneKind::Choice { options } => {
+                    value >= 0.0 && value.fract() == 0.0 && value < options as f64
+                }
+            };
+            if !fits {
+                return Err(format!(
+                    "gene {} = {value} is not one of its values",
+                    gene.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A space of `n` real genes in `[0, 1]` (the ZDT test problems).
     pub fn unit_cube(n: usize) -> Self {
         Self {

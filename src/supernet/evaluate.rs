@@ -41,6 +41,40 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// Checks that every figure is one a measurement can give: accuracies in [0, 1],
+    /// energy, latency, area and efficiency finite and >= 0.
+    ///
+    /// # Errors
+    /// The first figure that cannot be, named.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let fraction = |name: &str, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} = {v} is not an accuracy in [0, 1]"))
+            }
+        };
+        fraction("float_accuracy", self.float_accuracy)?;
+        fraction("accuracy", self.accuracy)?;
+        for &a in &self.accuracies {
+            fraction("accuracies", a)?;
+        }
+        if self.accuracies.is_empty() {
+            return Err("accuracies is empty".into());
+        }
+        for (name, v) in [
+            ("energy_uj", self.energy_uj),
+            ("latency_us", self.latency_us),
+            ("area_mm2", self.area_mm2),
+            ("tops_per_w", self.tops_per_w),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} = {v} is not a finite value >= 0"));
+            }
+        }
+        Ok(())
+    }
+
     /// The value of one objective (minimised).
     pub fn objective(&self, objective: Objective) -> f64 {
         match objective {

@@ -12,7 +12,7 @@ use crate::config::Experiment;
 use crate::data::{Dataset, Normalization};
 use crate::error::{Error, Result};
 use crate::eval::float_accuracy;
-use crate::io::write_atomic;
+use crate::io::{check_writable, write_atomic};
 use crate::network::Network;
 use crate::train::TrainNet;
 use burn::tensor::Device;
@@ -167,6 +167,8 @@ pub fn rank_supernet(
     out: &Path,
     progress: bool,
 ) -> Result<RankReport> {
+    // The report can be written: checked before hours of work, not after.
+    check_writable(out)?;
     let splits = load_splits(experiment)?;
     let joint = JointSpace::new(&experiment.file);
     let settings = &experiment.file.supernet;

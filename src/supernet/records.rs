@@ -5,10 +5,13 @@
 use super::evaluate::Measurement;
 use super::finetune::RungResult;
 use super::genome::Candidate;
+use super::log::read_log;
 use super::train::SupernetEpoch;
+use crate::error::{Error, Result};
 use crate::search::Genome;
+use crate::search::Space;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The experiment as run, in the run folder.
 pub const EXPERIMENT_FILE: &str = "experiment.toml";
@@ -53,6 +56,40 @@ pub struct EvalRecord {
     pub violation: f64,
     /// Seconds the evaluation took (0 when an equal candidate was measured before).
     pub seconds: f64,
+}
+
+impl EvalRecord {
+    /// Checks a record read back from the log of a run in `space`: its genome belongs to the
+    /// space and its figures are what a measurement can give (accuracies in [0, 1], energy,
+    /// latency, area and efficiency finite and >= 0), so that a damaged log never reaches the
+    /// front.
+    ///
+    /// # Errors
+    /// The first value that cannot be, named.
+    pub fn check(&self, space: &Space) -> std::result::Result<(), String> {
+        space.check(&self.genome)?;
+        self.measurement.check()
+    }
+}
+
+/// The evaluation log of a run in `space` (missing: none yet), every line checked
+/// ([`EvalRecord::check`]); a last line cut short by a kill is dropped.
+///
+/// # Errors
+/// An unreadable file, a line that is not a record or holds values that cannot be, named by
+/// its number.
+pub fn read_evaluation_log(path: &Path, space: &Space) -> Result<Vec<EvalRecord>> {
+    let logged: Vec<EvalRecord> = read_log(path)?;
+    for (line, record) in logged.iter().enumerate() {
+        record.check(space).map_err(|e| {
+            Error::Search(format!(
+                "{}: line {}: {e}; the log is damaged (move it away to search afresh)",
+                path.display(),
+                line + 1
+            ))
+        })?;
+    }
+    Ok(logged)
 }
 
 /// A subnet chosen from the front, as finally evaluated.

@@ -16,7 +16,7 @@ use super::train::train_supernet;
 use crate::backend::Backend;
 use crate::config::Experiment;
 use crate::error::{Error, Result};
-use crate::io::write_atomic;
+use crate::io::{FolderLock, write_atomic};
 use crate::search;
 use burn::tensor::Device;
 use std::time::Instant;
@@ -34,7 +34,7 @@ pub fn run<B: Backend>(
     let started = Instant::now();
     // Data first: a missing dataset is refused before the run folder exists.
     let splits = load_splits(experiment)?;
-    prepare_folder(experiment, options)?;
+    let _lock = prepare_folder(experiment, options)?;
     let say = |line: String| {
         if options.progress {
             eprintln!("{line}");
@@ -114,10 +114,20 @@ pub fn run<B: Backend>(
     Ok(summary)
 }
 
-fn prepare_folder(experiment: &Experiment, options: &RunOptions) -> Result<()> {
+/// Makes (or reopens, with `--resume`) the run folder and locks it for this process: a new
+/// run needs a folder that is missing or empty, a resumed one a folder holding a run of the
+/// same settings.
+fn prepare_folder(experiment: &Experiment, options: &RunOptions) -> Result<FolderLock> {
     let out = &options.out;
     let saved = out.join(EXPERIMENT_FILE);
-    let text = experiment.to_toml()?;
+    if !saved.exists() && !is_empty_folder(out)? {
+        return Err(Error::Invalid(format!(
+            "{} is not a run folder (it holds files but no {EXPERIMENT_FILE}); choose a new or empty --out",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let lock = FolderLock::acquire(out)?;
     if saved.exists() {
         if !options.resume {
             return Err(Error::Search(format!(
@@ -126,14 +136,33 @@ fn prepare_folder(experiment: &Experiment, options: &RunOptions) -> Result<()> {
             )));
         }
         let before = std::fs::read_to_string(&saved).map_err(|e| Error::io(&saved, e))?;
-        if before != text {
+        if !experiment.same_settings(&before)? {
             return Err(Error::Search(format!(
                 "{}: the run there has other settings; resume it with the same experiment and --set values, or choose a new --out",
                 saved.display()
             )));
         }
-        return Ok(());
+        return Ok(lock);
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    write_atomic(&saved, text.as_bytes())
+    write_atomic(&saved, experiment.saved_toml()?.as_bytes())?;
+    Ok(lock)
+}
+
+/// Whether `dir` is missing, or holds nothing but hidden files (the lock, the temporary file
+/// of a write cut short).
+fn is_empty_folder(dir: &std::path::Path) -> Result<bool> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(dir, e))?;
+                if !entry.file_name().to_string_lossy().starts_with('.') {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Ok(false),
+        Err(e) => Err(Error::io(dir, e)),
+    }
 }

@@ -7,7 +7,9 @@ use super::evaluate::{CandidateEvaluator, Measurement};
 use super::finetune::{RungResult, successive_halving};
 use super::genome::JointSpace;
 use super::log::{append_log, read_log};
-use super::records::{AdcPoint, EvalRecord, FinalEntry, FinalReport, RunSummary};
+use super::records::{
+    AdcPoint, EvalRecord, FinalEntry, FinalReport, RunSummary, read_evaluation_log,
+};
 use super::records::{EVALUATIONS_FILE, FINAL_FILE, FINETUNE_FILE, RunOptions};
 use super::splits::Splits;
 use crate::backend::Backend;
@@ -25,7 +27,7 @@ pub(super) fn search_stage<B: Backend>(
     options: &RunOptions,
 ) -> Result<(Vec<EvalRecord>, Vec<usize>)> {
     let log = options.out.join(EVALUATIONS_FILE);
-    let logged: Vec<EvalRecord> = read_log(&log)?;
+    let logged = read_evaluation_log(&log, &joint.space())?;
     let s = &experiment.file.search;
     let settings = SearchSettings {
         strategy: s.strategy,

@@ -14,10 +14,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-const CHECKPOINT_MAGIC: &[u8; 8] = b"IMCNASCK";
+/// Magic of a checkpoint: three parts, then the CRC-32 of everything before it.
+const CHECKPOINT_MAGIC: &[u8; 8] = b"IMCNASC2";
+/// Magic of the checkpoints of earlier versions, without a checksum (still read).
+const LEGACY_MAGIC: &[u8; 8] = b"IMCNASCK";
 
-/// Writes `model`, `optim` and `state` to `path`: the magic, then three length-prefixed
-/// parts (model record, optimizer state, JSON state).
+/// Writes `model`, `optim` and `state` to `path`: the magic, three length-prefixed parts
+/// (model record, optimizer state, JSON state), and the CRC-32 of all that, which
+/// [`read_checkpoint`] verifies before it reads a part.
 ///
 /// # Errors
 /// Serialisation or I/O failures.
@@ -41,6 +45,8 @@ pub fn write_checkpoint<S: Serialize>(
         file.extend_from_slice(&(part.len() as u64).to_le_bytes());
         file.extend_from_slice(part);
     }
+    let crc = crc32fast::hash(&file);
+    file.extend_from_slice(&crc.to_le_bytes());
     write_atomic(path, &file)
 }
 
@@ -58,11 +64,23 @@ pub fn read_checkpoint<S: DeserializeOwned>(
     optim: ModuleOptimizer,
     check: impl FnOnce(&S) -> Result<()>,
 ) -> Result<(S, TrainNet, ModuleOptimizer)> {
-    let bad = |m: &str| Error::Training(format!("{}: {m}", path.display()));
+    let bad = |m: &str| Error::Training(format!("checkpoint {}: {m}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut rest = bytes
-        .strip_prefix(CHECKPOINT_MAGIC)
-        .ok_or_else(|| bad("not a checkpoint (wrong magic)"))?;
+    let mut rest = if let Some(body) = bytes.strip_prefix(CHECKPOINT_MAGIC) {
+        let (body, crc) = body
+            .split_last_chunk::<4>()
+            .ok_or_else(|| bad("truncated"))?;
+        if crc32fast::hash(&bytes[..bytes.len() - 4]) != u32::from_le_bytes(*crc) {
+            return Err(bad(
+                "corrupt (its checksum does not match its contents); delete it to start the run afresh",
+            ));
+        }
+        body
+    } else {
+        bytes
+            .strip_prefix(LEGACY_MAGIC)
+            .ok_or_else(|| bad("not a checkpoint (wrong magic)"))?
+    };
     let mut parts = Vec::with_capacity(3);
     for _ in 0..3 {
         let (len, tail) = rest
@@ -75,16 +93,20 @@ pub fn read_checkpoint<S: DeserializeOwned>(
         parts.push(tail[..len].to_vec());
         rest = &tail[len..];
     }
-    let state: S = serde_json::from_slice(&parts[2]).map_err(|e| bad(&format!("state: {e}")))?;
+    if !rest.is_empty() {
+        return Err(bad("corrupt: bytes after its last part"));
+    }
+    let state: S =
+        serde_json::from_slice(&parts[2]).map_err(|e| bad(&format!("corrupt state: {e}")))?;
     check(&state)?;
     let optim_bytes = parts.swap_remove(1);
     let model_bytes = parts.swap_remove(0);
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))
-        .map_err(|e| bad(&e.to_string()))?;
+        .map_err(|e| bad(&format!("corrupt model: {e}")))?;
     let model = model.load_record(record);
     let optim = optim
         .from_bytes(Bytes::from_bytes_vec(optim_bytes))
-        .map_err(|e| bad(&e.to_string()))?;
+        .map_err(|e| bad(&format!("corrupt optimizer state: {e}")))?;
     Ok((state, model, optim))
 }
 

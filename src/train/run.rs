@@ -12,7 +12,7 @@ use super::model::TrainNet;
 use crate::config::TrainOptions;
 use crate::data::{Dataset, Normalization};
 use crate::error::{Error, Result};
-use crate::io::write_atomic;
+use crate::io::{FolderLock, write_atomic};
 use crate::network::{Graph, Network};
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
@@ -165,12 +165,21 @@ pub fn train(
     progress: bool,
 ) -> Result<TrainReport> {
     options.check()?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let (mut train_set, val_set) =
         train.split_validation(options.validation_fraction, options.seed)?;
     if let Some(max) = options.max_train {
         let keep: Vec<usize> = (0..max.min(train_set.len())).collect();
         train_set = train_set.select(&keep);
+    }
+    // The folder is made, and locked for this process, once the inputs are known to be good.
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let _lock = FolderLock::acquire(out)?;
+    if progress {
+        eprintln!(
+            "training on {} images, validating on {}",
+            train_set.len(),
+            val_set.len()
+        );
     }
     let normalization = Normalization::from_dataset(&train_set);
     train_set.normalize(&normalization);
