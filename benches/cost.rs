@@ -15,13 +15,12 @@ use std::hint::black_box;
 
 fn cost(c: &mut Criterion) {
     let hw = config::load("neurosim-rram-22nm", &[]).expect("preset");
+    let chip = hw.cost().expect("a priced chip");
     let mut group = c.benchmark_group("cost");
     for name in ["vgg8", "resnet20"] {
         let arch: Arch = name.parse().expect("architecture");
         let graph = arch.graph([3, 32, 32], 10).expect("graph");
-        group.bench_function(name, |b| {
-            b.iter(|| network_cost(&hw.cost, black_box(&graph)))
-        });
+        group.bench_function(name, |b| b.iter(|| network_cost(chip, black_box(&graph))));
     }
     group.finish();
 }

@@ -1,4 +1,6 @@
-// Programming a chip instance of a layer, one invocation per weight.
+// Programming a chip instance of a layer, one invocation per weight of every slice (the
+// weights hold p.slices matrices of p.n_rows rows one after another; slice s draws with
+// counter word 1 = s). With p.one_sided the negative device is absent (offset encoding).
 // Twin: src/backend/cpu/program_conductances.rs (program_conductances, program_one) and
 // src/physics/device.rs (program_device, drift_device, apply_stuck, quantize_conductance, pcm_*).
 
@@ -27,7 +29,10 @@ struct ProgramParams {
     stuck_on: f32,
     stuck_off: f32,
     generic_sigma: f32,
-    pad: u32,
+    slices: u32,
+    one_sided: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 const MODEL_IDEAL: u32 = 0u;
@@ -115,11 +120,14 @@ fn program_one(target_g: f32, z_prog: f32, z_nu: f32, z_read: f32, u: f32) -> ve
 fn program_conductances(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
     let index = (wid.y * nwg.x + wid.x) * WORKGROUP + lid;
-    if (index >= p.n_rows * p.n_in) {
+    let per_slice = p.n_rows * p.n_in;
+    if (index >= p.slices * per_slice) {
         return;
     }
-    let i = index / p.n_in;
-    let j = index % p.n_in;
+    let slice = index / per_slice;
+    let local = index % per_slice;
+    let i = local / p.n_in;
+    let j = local % p.n_in;
     let row = p.row_offset + i;
     let o = group_of(row, p.n_out, p.out_groups);
     let g = group_of(j, p.n_in, p.in_groups);
@@ -133,30 +141,33 @@ fn program_conductances(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
     var z_read = vec2<f32>(0.0, 0.0);
     var u = vec2<f32>(0.0, 0.0);
     if (p.model != MODEL_IDEAL) {
-        z_prog = vec2<f32>(normals4(vec4<u32>(block, 0u, p.stream, PURPOSE_PROG_POS), key)[lane],
-                           normals4(vec4<u32>(block, 0u, p.stream, PURPOSE_PROG_NEG), key)[lane]);
+        z_prog = vec2<f32>(normals4(vec4<u32>(block, slice, p.stream, PURPOSE_PROG_POS), key)[lane],
+                           normals4(vec4<u32>(block, slice, p.stream, PURPOSE_PROG_NEG), key)[lane]);
     }
     if (p.drifts == 1u) {
-        z_nu = vec2<f32>(normals4(vec4<u32>(block, 0u, p.stream, PURPOSE_DRIFT_POS), key)[lane],
-                         normals4(vec4<u32>(block, 0u, p.stream, PURPOSE_DRIFT_NEG), key)[lane]);
-        z_read = vec2<f32>(normals4(vec4<u32>(block, 0u, p.stream, PURPOSE_READ_POS), key)[lane],
-                           normals4(vec4<u32>(block, 0u, p.stream, PURPOSE_READ_NEG), key)[lane]);
+        z_nu = vec2<f32>(normals4(vec4<u32>(block, slice, p.stream, PURPOSE_DRIFT_POS), key)[lane],
+                         normals4(vec4<u32>(block, slice, p.stream, PURPOSE_DRIFT_NEG), key)[lane]);
+        z_read = vec2<f32>(normals4(vec4<u32>(block, slice, p.stream, PURPOSE_READ_POS), key)[lane],
+                           normals4(vec4<u32>(block, slice, p.stream, PURPOSE_READ_NEG), key)[lane]);
     }
     if (p.stuck_on + p.stuck_off > 0.0) {
-        u = vec2<f32>(uniforms4(vec4<u32>(block, 0u, p.stream, PURPOSE_STUCK_POS), key)[lane],
-                      uniforms4(vec4<u32>(block, 0u, p.stream, PURPOSE_STUCK_NEG), key)[lane]);
+        u = vec2<f32>(uniforms4(vec4<u32>(block, slice, p.stream, PURPOSE_STUCK_POS), key)[lane],
+                      uniforms4(vec4<u32>(block, slice, p.stream, PURPOSE_STUCK_NEG), key)[lane]);
     }
     let wv = w[index];
     let target_pos = quantize_conductance(clamp(wv * scale, 0.0, p.g_max));
     let target_neg = quantize_conductance(clamp(-wv * scale, 0.0, p.g_max));
     let pos = program_one(target_pos, z_prog.x, z_nu.x, z_read.x, u.x);
-    let neg = program_one(target_neg, z_prog.y, z_nu.y, z_read.y, u.y);
+    var neg = vec2<f32>(0.0, 0.0);
+    if (p.one_sided == 0u) {
+        neg = program_one(target_neg, z_prog.y, z_nu.y, z_read.y, u.y);
+    }
     g_pos[index] = pos.x;
     g_neg[index] = neg.x;
     w_prog[index] = (pos.x - neg.x) / scale;
     var now_index = index;
     if (p.w_now_transposed == 1u) {
-        now_index = j * p.n_rows + i;
+        now_index = slice * per_slice + j * p.n_rows + i;
     }
     w_now[now_index] = (pos.y - neg.y) / scale;
 }

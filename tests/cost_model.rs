@@ -20,7 +20,7 @@ fn vgg8() -> Graph {
 fn cost(preset: &str, overrides: &[&str], graph: &Graph) -> CostReport {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let hw = config::load(preset, &overrides).unwrap();
-    network_cost(&hw.cost, graph)
+    network_cost(hw.cost().unwrap(), graph)
 }
 
 fn subarrays(r: &CostReport) -> usize {
@@ -65,8 +65,8 @@ fn vgg8_figures_beside_neurosim() {
 fn more_adc_bits_cost_more_adc_energy_and_area() {
     let g = vgg8();
     let (low, high) = (
-        cost("neurosim-rram-22nm", &["cost.adc_bits=4"], &g),
-        cost("neurosim-rram-22nm", &["cost.adc_bits=7"], &g),
+        cost("neurosim-rram-22nm", &["adc.bits=4"], &g),
+        cost("neurosim-rram-22nm", &["adc.bits=7"], &g),
     );
     assert!(high.energy.adc > low.energy.adc);
     assert!(high.area.adc > low.area.adc);
@@ -79,7 +79,7 @@ fn larger_tiles_need_fewer_adcs_per_weight() {
     let small = cost("neurosim-rram-22nm", &[], &g);
     let large = cost(
         "neurosim-rram-22nm",
-        &["tile.rows=512", "tile.cols=512"],
+        &["tile.rows=512", "tile.cols=512", "tile.rows_parallel=128"],
         &g,
     );
     assert!(
@@ -119,11 +119,11 @@ fn smaller_nodes_spend_less_energy_per_operation() {
 fn fewer_weight_bits_or_pruned_rows_need_fewer_subarrays() {
     let g = vgg8();
     let eight = cost("neurosim-rram-22nm", &[], &g);
-    let four = cost("neurosim-rram-22nm", &["cost.weight_bits=4"], &g);
+    let four = cost("neurosim-rram-22nm", &["mapping.weight_bits=4"], &g);
     assert!(subarrays(&four) < subarrays(&eight));
     assert!(four.area.total() < eight.area.total());
     // Two bits per cell halve the columns, like four-bit weights.
-    let dense = cost("neurosim-rram-22nm", &["cost.cell_bits=2"], &g);
+    let dense = cost("neurosim-rram-22nm", &["mapping.cell_bits=2"], &g);
     assert_eq!(subarrays(&dense), subarrays(&four));
     let linear = |inputs: usize| {
         let json = format!(
@@ -147,9 +147,10 @@ fn fewer_weight_bits_or_pruned_rows_need_fewer_subarrays() {
             },
         )])
     };
-    let pruned_in_place = network_cost_compressed(&hw.cost, &linear(1024), &plan(Some(512), None));
+    let pruned_in_place =
+        network_cost_compressed(hw.cost().unwrap(), &linear(1024), &plan(Some(512), None));
     assert_eq!(subarrays(&pruned_in_place), subarrays(&pruned));
-    let narrow = network_cost_compressed(&hw.cost, &linear(1024), &plan(None, Some(4)));
+    let narrow = network_cost_compressed(hw.cost().unwrap(), &linear(1024), &plan(None, Some(4)));
     assert_eq!(subarrays(&narrow) * 2, subarrays(&full));
     assert!(narrow.energy.total() < full.energy.total());
 }
@@ -162,7 +163,7 @@ fn fewer_weight_bits_or_pruned_rows_need_fewer_subarrays() {
 fn reading_more_rows_at_once_converts_less_and_saves_energy() {
     let g = vgg8();
     let r32 = cost("neurosim-rram-22nm", &[], &g);
-    let r128 = cost("neurosim-rram-22nm", &["cost.rows_parallel=128"], &g);
+    let r128 = cost("neurosim-rram-22nm", &["tile.rows_parallel=0"], &g);
     let conversions = |r: &CostReport| r.layers.iter().map(|l| l.conversions).sum::<f64>();
     assert!((conversions(&r32) / conversions(&r128) - 4.0).abs() < 0.2);
     assert!(r128.tops_per_w > r32.tops_per_w);
@@ -172,10 +173,11 @@ fn reading_more_rows_at_once_converts_less_and_saves_energy() {
 fn bad_cost_values_name_the_key() {
     for (set, key) in [
         ("cost.node_nm=28", "cost.node_nm"),
-        ("cost.cell_bits=2", "cost.cell_bits"),
-        ("cost.rows_parallel=129", "cost.rows_parallel"),
+        ("mapping.cell_bits=2", "mapping.cell_bits"),
+        ("tile.rows_parallel=129", "tile.rows_parallel"),
         ("cost.clock_mhz=0", "cost.clock_mhz"),
-        ("cost.dac_bits=9", "cost.dac_bits"),
+        ("dac.bits_per_read=9", "dac.bits_per_read"),
+        ("cost.adc_bits=5", "adc_bits"),
     ] {
         let err = config::load("neurosim-sram-22nm", &[set.to_string()])
             .unwrap_err()

@@ -21,7 +21,7 @@ pub mod params;
 
 use crate::error::Result;
 use crate::physics::mapping::TileGrid;
-use params::{MvmParams, OpParams, ProgramParams, ReadoutParams};
+use params::{MvmParams, OpParams, ProgramParams, ReadoutParams, SlicedParams};
 
 /// Which weights of a programmed layer a read-out sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +41,39 @@ pub struct Conductances {
     pub g_neg: Vec<f32>,
 }
 
+/// The forward parameters of a programmed layer: aihwkit's chip or the sliced one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LayerParams {
+    /// `analog_mvm`.
+    Aihwkit(MvmParams),
+    /// `sliced_mvm`.
+    Sliced(SlicedParams),
+}
+
+impl LayerParams {
+    /// The same parameters with the noise stream of the chip `z` places after this one.
+    pub fn with_stream_offset(&self, z: u32) -> LayerParams {
+        match *self {
+            LayerParams::Aihwkit(p) => LayerParams::Aihwkit(MvmParams {
+                stream: p.stream + z,
+                ..p
+            }),
+            LayerParams::Sliced(p) => LayerParams::Sliced(SlicedParams {
+                stream: p.stream + z,
+                ..p
+            }),
+        }
+    }
+}
+
 /// One chip's programmed matrix layer with what its forward pass needs, handed to
 /// [`Backend::stack`].
 pub struct ChipLayer<L> {
-    /// The programmed layer.
+    /// The programmed layer (its ADC ranges set, for the sliced chip).
     pub layer: L,
     /// Its forward parameters (the batch fields are set per pass).
-    pub params: MvmParams,
-    /// Its drift-compensation gain per tile.
+    pub params: LayerParams,
+    /// Its drift-compensation gain (aihwkit chip) or output scale (sliced) per tile.
     pub gains: Vec<f32>,
 }
 
@@ -111,17 +136,41 @@ pub trait Backend {
     /// GPU failures.
     fn conductances(&self, layer: &Self::Layer) -> Result<Conductances>;
 
+    /// Sets the ADC half-range of every conversion of a sliced layer: per layer row group
+    /// (input group times the row groups of a tile, plus the group) and slice, at
+    /// `group * slices + slice`.
+    ///
+    /// # Errors
+    /// GPU failures.
+    fn set_ranges(&self, layer: &mut Self::Layer, ranges: &[f32]) -> Result<()>;
+
+    /// The sliced chip's MVM of `params.batch` vectors `x` (batch, n_in) -> (batch, n_out),
+    /// the layer's gains being each tile's output scale.
+    ///
+    /// # Errors
+    /// GPU failures.
+    fn sliced_mvm(&self, layer: &Self::Layer, x: &[f32], params: &SlicedParams)
+    -> Result<Vec<f32>>;
+
+    /// The effective weights of every slice, (slices, n_out, n_in), right after programming
+    /// or at inference time.
+    ///
+    /// # Errors
+    /// GPU failures.
+    fn weights(&self, layer: &Self::Layer, state: WeightState) -> Result<Vec<f32>>;
+
     // Sets of chips.
 
     /// How many chips a set should hold for a network whose matrix layers map onto `grids`
-    /// and whose largest activation (or im2col block) of one image holds `floats_per_image`
-    /// values, run on batches of `batch` images: as many as fit the backend in one pass.
+    /// (each with its weight slices) and whose largest activation (or im2col block) of one
+    /// image holds `floats_per_image` values, run on batches of `batch` images: as many as fit
+    /// the backend in one pass.
     ///
     /// # Errors
     /// Layers the backend cannot hold.
     fn chips_per_set(
         &self,
-        grids: &[TileGrid],
+        grids: &[(TileGrid, usize)],
         floats_per_image: usize,
         batch: usize,
     ) -> Result<usize>;

@@ -7,8 +7,9 @@
 //! offset and size ([`ShaderStruct`]); a test reads the WGSL structs with naga and compares
 //! the two ([`shader_structs`]).
 
-use crate::config::{HwConfig, NoiseManagement};
+use crate::config::{HwConfig, NoiseManagement, Slicing, WeightEncoding};
 use crate::physics::device::DeviceParams;
+use crate::physics::mapping::{group_count, split_size};
 use crate::physics::rng::{Purpose, Seed, Stream};
 use bytemuck::{Pod, Zeroable};
 
@@ -81,6 +82,7 @@ pub fn shader_structs() -> Vec<Layout> {
         layout::<MvmParams>(),
         layout::<ReadoutParams>(),
         layout::<OpParams>(),
+        layout::<SlicedParams>(),
     ]
 }
 
@@ -134,8 +136,17 @@ pub struct ProgramParams {
     pub stuck_off: f32,
     /// Generic relative sigma.
     pub generic_sigma: f32,
+    /// Weight matrices (slices) in the buffer, one after another, each `n_rows` rows: slice
+    /// `s` draws its devices with counter word 1 = `s` (0 for the single matrix of
+    /// continuous weights, as before slices existed).
+    pub slices: u32,
+    /// 1: one device per weight (offset encoding), the negative device absent (0 uS);
+    /// 0: a differential pair.
+    pub one_sided: u32,
     /// Padding to 16 bytes.
-    pub pad: u32,
+    pub pad1: u32,
+    /// See `pad1`.
+    pub pad2: u32,
 }
 }
 
@@ -174,7 +185,10 @@ impl ProgramParams {
             stuck_on: d.stuck_on,
             stuck_off: d.stuck_off,
             generic_sigma: d.generic_sigma,
-            pad: 0,
+            slices: 1,
+            one_sided: 0,
+            pad1: 0,
+            pad2: 0,
         }
     }
 
@@ -296,6 +310,121 @@ impl MvmParams {
             key_lo,
             key_hi,
             periphery: *periphery,
+        }
+    }
+}
+
+twin! {
+/// Twin of `SlicedParams` in `shaders/sliced_mvm.wgsl`: a tiled MVM of the sliced chip, one
+/// conversion per (row group, read, phase, weight slice, column). The head is `MvmParams`'s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct SlicedParams {
+    /// Input vectors in this call.
+    pub batch: u32,
+    /// Layer inputs.
+    pub n_in: u32,
+    /// Layer outputs (row stride of the output).
+    pub n_out: u32,
+    /// Input groups (tiles along the inputs).
+    pub in_groups: u32,
+    /// Output groups.
+    pub out_groups: u32,
+    /// First output group handled (column chunks of large layers on the GPU).
+    pub group_first: u32,
+    /// Layer column of the first column held by the weight buffer.
+    pub col_offset: u32,
+    /// Columns held by the weight buffer (its row stride).
+    pub chunk_cols: u32,
+    /// Global index of the first input vector (noise counters).
+    pub row_offset: u32,
+    /// Noise stream of this call.
+    pub stream: u32,
+    /// Seed, low word.
+    pub key_lo: u32,
+    /// Seed, high word.
+    pub key_hi: u32,
+    /// Rows read at once: a tile's rows split into ceil(rows / this) balanced groups.
+    pub rows_parallel: u32,
+    /// Row groups of the largest tile (the stride of a tile's ranges and noise words).
+    pub row_groups: u32,
+    /// Weight slices.
+    pub slices: u32,
+    /// Bits of the integer weight per slice (0: continuous weights, one slice).
+    pub bits_per_slice: u32,
+    /// Weight bits, sign included (0: continuous).
+    pub weight_bits: u32,
+    /// 1: offset encoding (its offset subtracted digitally); 0: sign and magnitude.
+    pub offset_encoding: u32,
+    /// Magnitude bits of the inputs (0: an ideal DAC, one read of the scaled inputs).
+    pub magnitude_bits: u32,
+    /// Magnitude bits per read.
+    pub bits_per_read: u32,
+    /// Reads per phase.
+    pub reads: u32,
+    /// Phases: 1 (signed reads) or 2 (positive, then negative inputs).
+    pub phases: u32,
+    /// ADC levels, 2^bits - 1 (0: ideal ADC).
+    pub adc_levels: u32,
+    /// 1 for abs-max noise management.
+    pub nm_abs_max: u32,
+    /// Largest input magnitude without noise management (DAC bound).
+    pub input_bound: f32,
+    /// Output noise sigma per conversion (partial-sum units).
+    pub out_noise: f32,
+    /// Weight read-noise coefficient per conversion.
+    pub w_noise: f32,
+    /// 1 - g_min / g_max: a conversion's value of weight 1 times input 1.
+    pub conductance_range: f32,
+}
+}
+
+impl SlicedParams {
+    /// Parameters of a whole-layer MVM of the sliced chip `hw` whose weights are held as
+    /// `slicing` says, for `batch` vectors.
+    pub fn new(
+        hw: &HwConfig,
+        slicing: &Slicing,
+        grid: &crate::physics::mapping::TileGrid,
+        (seed, stream): (Seed, Stream),
+        batch: usize,
+        row_offset: u32,
+    ) -> Self {
+        let [key_lo, key_hi] = seed.key();
+        let largest_tile = split_size(grid.n_in as u32, grid.in_groups as u32, 0) as usize;
+        let reads = &hw.reads;
+        SlicedParams {
+            batch: batch as u32,
+            n_in: grid.n_in as u32,
+            n_out: grid.n_out as u32,
+            in_groups: grid.in_groups as u32,
+            out_groups: grid.out_groups as u32,
+            group_first: 0,
+            col_offset: 0,
+            chunk_cols: grid.n_out as u32,
+            row_offset,
+            stream: stream.0,
+            key_lo,
+            key_hi,
+            rows_parallel: hw.rows_parallel as u32,
+            row_groups: group_count(largest_tile, hw.rows_parallel) as u32,
+            slices: slicing.slices,
+            bits_per_slice: slicing.bits_per_slice,
+            weight_bits: slicing.weight_bits,
+            offset_encoding: u32::from(slicing.encoding == WeightEncoding::Offset),
+            magnitude_bits: reads.magnitude_bits,
+            bits_per_read: reads.bits_per_read,
+            reads: reads.per_phase,
+            phases: reads.phases(),
+            adc_levels: if hw.file.adc.bits == 0 {
+                0
+            } else {
+                (1u32 << hw.file.adc.bits) - 1
+            },
+            nm_abs_max: u32::from(hw.noise_management == NoiseManagement::AbsMax),
+            input_bound: hw.file.dac.bound,
+            out_noise: hw.out_noise,
+            w_noise: hw.w_noise,
+            conductance_range: hw.conductance_range,
         }
     }
 }

@@ -46,6 +46,7 @@ pub struct CostArgs {
 /// Bad arguments, configuration or model files.
 pub fn run(args: &CostArgs) -> anyhow::Result<()> {
     let hw = config::load(&args.config, &args.overrides)?;
+    let chip = hw.cost()?;
     let graph = match (&args.model, &args.arch) {
         (Some(dir), _) => Network::load_graph(dir)?,
         (None, Some(name)) => {
@@ -61,7 +62,7 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give --model DIR or --arch NAME"),
     };
-    let report = network_cost(&hw.cost, &graph);
+    let report = network_cost(chip, &graph);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -64,6 +64,8 @@ pub struct EvalArgs {
 /// Bad arguments or files, backend failures; nothing is written then.
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let hw = config::load(&args.config, &args.overrides)?;
+    // The price is checked before the work: an unpriced chip is refused at once.
+    let chip = if args.cost { Some(hw.cost()?) } else { None };
     let times = args
         .t_inference
         .iter()
@@ -135,9 +137,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         save_partial
     ))?;
     bar.finish();
-    let cost = args
-        .cost
-        .then(|| imcnas::cost::model::network_cost(&hw.cost, &net.graph));
+    let cost = chip.map(|chip| imcnas::cost::model::network_cost(chip, &net.graph));
     if let Some(dir) = &args.out {
         report::write_all(&report, &hw.saved_toml()?, dir)?;
         if let Some(cost) = &cost {

@@ -1,147 +1,16 @@
-//! The `[cost]` section: the chip the energy, latency and area model describes, as written
-//! ([`CostSection`]) and checked for a tile size ([`CostConfig`]).
+//! The chip the cost model prices, checked ([`CostConfig`]): the `[cost]` section's keys
+//! ([`CostSection`]) beside the facts of the one hardware description it counts.
+
+pub use super::cost_section::{Converter, CostSection, Memory, Node};
 
 use super::check::Checker;
+use super::hardware::HwConfigFile;
+use super::hardware::WeightEncoding;
+use super::parts::Reads;
 use crate::error::Result;
-use serde::{Deserialize, Serialize};
 
-/// The memory technology of the crossbar cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Memory {
-    /// Resistive RAM, one transistor + one resistor per cell.
-    Rram,
-    /// Phase-change memory, one transistor + one PCM element per cell.
-    Pcm,
-    /// SRAM compute cell (8T, a decoupled read port), 1 bit per cell.
-    Sram,
-}
-
-impl Memory {
-    /// Bits one cell can hold at most: 4 for the multi-level resistive cells (NeuroSim
-    /// V1.4's `cellBit` range), 1 for SRAM.
-    pub fn max_cell_bits(self) -> u32 {
-        match self {
-            Memory::Rram | Memory::Pcm => 4,
-            Memory::Sram => 1,
-        }
-    }
-
-    /// Whether the cell is resistive (1T1R).
-    pub fn resistive(self) -> bool {
-        self != Memory::Sram
-    }
-}
-
-/// The ADC circuit that converts column outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Converter {
-    /// Successive approximation: one comparator, b + 1 cycles per conversion.
-    Sar,
-    /// Flash (NeuroSim's multilevel sense amplifier): 2^b - 1 comparators against
-    /// reference columns, one comparison per conversion.
-    Flash,
-}
-
-/// A technology node whose transistor, wire and ADC figures are published (the cost model
-/// holds them per node).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Node {
-    /// 45 nm.
-    Nm45,
-    /// 22 nm.
-    Nm22,
-    /// 7 nm.
-    Nm7,
-    /// 5 nm.
-    Nm5,
-    /// 1 nm.
-    Nm1,
-}
-
-impl Node {
-    /// Every node, largest first.
-    pub const ALL: [Node; 5] = [Node::Nm45, Node::Nm22, Node::Nm7, Node::Nm5, Node::Nm1];
-
-    /// The node's name in nm.
-    pub fn nm(self) -> u32 {
-        match self {
-            Node::Nm45 => 45,
-            Node::Nm22 => 22,
-            Node::Nm7 => 7,
-            Node::Nm5 => 5,
-            Node::Nm1 => 1,
-        }
-    }
-
-    /// The node named `nm`, if it is one of [`Node::ALL`].
-    pub fn from_nm(nm: u32) -> Option<Node> {
-        Node::ALL.into_iter().find(|n| n.nm() == nm)
-    }
-}
-
-/// `[cost]`: the chip the energy, latency and area model (`imcnas cost`) describes. Its
-/// subarrays are the `[tile]` crossbars; weights are spread over cells bit by bit, inputs are
-/// applied a few bits per read, and several columns share one SAR ADC.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CostSection {
-    /// Cell memory: "rram", "pcm" or "sram" (1 bit per cell). Default "rram".
-    pub memory: Memory,
-    /// Technology node (nm): 45, 22, 7, 5 or 1 (rram and pcm: 45 or 22). Default 22.
-    pub node_nm: u32,
-    /// Bits stored per cell (1..=4; sram: 1). Default 1.
-    pub cell_bits: u32,
-    /// Weight precision (bits, 1..=16). Default 8.
-    pub weight_bits: u32,
-    /// Activation precision (bits, 1..=16). Default 8.
-    pub input_bits: u32,
-    /// Input bits applied per read (1 = bit-serial, up to input_bits with a multi-bit DAC).
-    /// Default 1.
-    pub dac_bits: u32,
-    /// Rows read at once (count, 0 = every row of the tile). Default 0.
-    pub rows_parallel: u32,
-    /// Columns sharing one ADC, converted one after another (count, 1..=tile.cols).
-    /// Default 8.
-    pub cols_per_adc: u32,
-    /// ADC resolution (bits, 1..=12). Default 5.
-    pub adc_bits: u32,
-    /// ADC circuit: "sar" (successive approximation, b + 1 cycles of 1 ns per conversion) or
-    /// "flash" (2^b - 1 sense amplifiers compared at once, 1 ns per conversion: NeuroSim's
-    /// multilevel sense amplifier). Default "sar".
-    pub adc_type: Converter,
-    /// Clock of the digital periphery (MHz, > 0). Default 1000.
-    pub clock_mhz: f64,
-    /// Largest weight duplication that balances the layer pipeline (count, 1 = none): a
-    /// convolution whose input map is larger than the smallest one is copied so that every
-    /// layer takes about as many cycles (NeuroSim's speedUpDegree). Default 8.
-    pub pipeline_speedup: u32,
-    /// Width of the global activation bus (bits, >= 8). Default 2048.
-    pub bus_bits: u32,
-}
-
-impl Default for CostSection {
-    fn default() -> Self {
-        CostSection {
-            memory: Memory::Rram,
-            node_nm: 22,
-            cell_bits: 1,
-            weight_bits: 8,
-            input_bits: 8,
-            dac_bits: 1,
-            rows_parallel: 0,
-            cols_per_adc: 8,
-            adc_bits: 5,
-            adc_type: Converter::Sar,
-            clock_mhz: 1000.0,
-            pipeline_speedup: 8,
-            bus_bits: 2048,
-        }
-    }
-}
-
-/// The validated `[cost]` section with the tile geometry it applies to.
+/// The chip the cost model prices, checked: the `[cost]` section and the facts of the one
+/// description it counts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CostConfig {
     /// Cell memory.
@@ -152,14 +21,19 @@ pub struct CostConfig {
     pub rows: usize,
     /// Subarray columns.
     pub cols: usize,
-    /// Bits per cell.
+    /// Bits per cell of sliced weights.
     pub cell_bits: u32,
-    /// Weight bits.
+    /// Weight encoding of sliced weights.
+    pub encoding: WeightEncoding,
+    /// Weight bits (0 = continuous: one differential pair of analog cells per weight); a
+    /// layer's own resolution takes its place.
     pub weight_bits: u32,
     /// Activation bits.
     pub input_bits: u32,
-    /// Input bits per read.
+    /// Magnitude bits applied per read.
     pub dac_bits: u32,
+    /// Reads per input vector, phases included.
+    pub reads: u32,
     /// Rows read at once.
     pub rows_parallel: usize,
     /// Columns per ADC.
@@ -168,7 +42,7 @@ pub struct CostConfig {
     pub adc_bits: u32,
     /// ADC circuit.
     pub adc_type: Converter,
-    /// Clock period (s).
+    /// Clock period at 22 nm (s).
     pub clock_s: f64,
     /// Largest layer duplication.
     pub pipeline_speedup: u32,
@@ -177,16 +51,21 @@ pub struct CostConfig {
 }
 
 impl CostConfig {
-    /// Checks `section` for tiles of `rows` x `cols`; `check` names the file in errors.
+    /// The cost model's view of `file` (whose inputs take `reads` and whose tiles are read
+    /// `rows_parallel` rows at once): `Ok(Err(why))` for a chip that has no price (ideal
+    /// converters, an ADC beyond the model's), an error for a `[cost]` key out of range.
     ///
     /// # Errors
-    /// [`crate::Error::ConfigValue`] for the first out-of-range key.
+    /// [`crate::Error::ConfigValue`] for the first out-of-range `[cost]` key, or a cell
+    /// memory that cannot hold the cells the weights are sliced into.
     pub fn new(
-        section: &CostSection,
-        rows: usize,
-        cols: usize,
+        file: &HwConfigFile,
+        reads: &Reads,
+        rows_parallel: usize,
         check: &Checker<'_>,
-    ) -> Result<Self> {
+    ) -> Result<std::result::Result<Self, String>> {
+        let section = &file.cost;
+        let (rows, cols) = (file.tile.rows as usize, file.tile.cols as usize);
         let known: Vec<String> = Node::ALL.iter().map(|n| n.nm().to_string()).collect();
         let node = Node::from_nm(section.node_nm).ok_or_else(|| {
             check.fail(
@@ -204,22 +83,20 @@ impl CostConfig {
                 "45 or 22 for rram and pcm (resistive cells are modelled at 22 nm and above)",
             ));
         }
-        let cell_bits = check.range(
-            "cost.cell_bits",
-            section.cell_bits,
-            1,
-            section.memory.max_cell_bits(),
-        )?;
-        let weight_bits = check.range("cost.weight_bits", section.weight_bits, 1, 16)?;
-        let input_bits = check.range("cost.input_bits", section.input_bits, 1, 16)?;
-        let dac_bits = check.range("cost.dac_bits", section.dac_bits, 1, input_bits)?;
-        let rows_parallel = match section.rows_parallel {
-            0 => rows,
-            n => check.range("cost.rows_parallel", n, 1, rows as u32)? as usize,
-        };
+        let m = &file.mapping;
+        if m.weight_bits > 0 && m.cell_bits > section.memory.max_cell_bits() {
+            return Err(check.fail(
+                "mapping.cell_bits",
+                m.cell_bits,
+                &format!(
+                    "at most {} with cost.memory = {:?}",
+                    section.memory.max_cell_bits(),
+                    section.memory
+                ),
+            ));
+        }
         let cols_per_adc =
             check.range("cost.cols_per_adc", section.cols_per_adc, 1, cols as u32)? as usize;
-        let adc_bits = check.range("cost.adc_bits", section.adc_bits, 1, 12)?;
         if !(section.clock_mhz.is_finite() && section.clock_mhz > 0.0 && section.clock_mhz <= 1e5) {
             return Err(check.fail(
                 "cost.clock_mhz",
@@ -230,15 +107,28 @@ impl CostConfig {
         let pipeline_speedup =
             check.range("cost.pipeline_speedup", section.pipeline_speedup, 1, 1024)?;
         let bus_bits = check.range("cost.bus_bits", section.bus_bits, 8, 1 << 20)?;
-        Ok(CostConfig {
+        let (dac_bits, adc_bits) = (file.dac.bits, file.adc.bits);
+        if dac_bits == 0 || adc_bits == 0 {
+            return Ok(Err(format!(
+                "ideal converters (dac.bits = {dac_bits}, adc.bits = {adc_bits}) have no price: give them bits to cost the chip"
+            )));
+        }
+        if adc_bits > 12 {
+            return Ok(Err(format!(
+                "an ADC of {adc_bits} bits is beyond the cost model (1..=12 bits)"
+            )));
+        }
+        Ok(Ok(CostConfig {
             memory: section.memory,
             node,
             rows,
             cols,
-            cell_bits,
-            weight_bits,
-            input_bits,
-            dac_bits,
+            cell_bits: m.cell_bits,
+            encoding: m.encoding,
+            weight_bits: m.weight_bits,
+            input_bits: dac_bits,
+            dac_bits: reads.bits_per_read.max(1),
+            reads: reads.total(),
             rows_parallel,
             cols_per_adc,
             adc_bits,
@@ -246,6 +136,6 @@ impl CostConfig {
             clock_s: 1e-6 / section.clock_mhz,
             pipeline_speedup,
             bus_bits,
-        })
+        }))
     }
 }

@@ -5,7 +5,8 @@
 //! combination the search may draw, before any work starts.
 
 use super::check::Checker;
-use super::hardware::{HardwareGenes, HwConfig};
+use super::chip::{HardwareGenes, HwConfig};
+use super::hardware::AdcRange;
 use super::load::Source;
 use crate::data::DatasetName;
 use crate::error::{Error, Result};
@@ -188,12 +189,24 @@ pub struct HardwareSection {
     pub devices: Vec<String>,
     /// Square tile sizes (rows = columns, 4..=1024). Default [64, 128, 256].
     pub tile_sizes: Vec<u32>,
-    /// Input DAC resolutions (bits, 2..=16; also the activation bits of the cost model).
-    /// Default [4, 6, 8].
+    /// Activation resolutions, sign included (`dac.bits`, 2..=16). Default [4, 6, 8].
     pub dac_bits: Vec<u32>,
-    /// ADC resolutions (bits, 2..=12; the engine's and the cost model's). Default [4, 6, 8].
+    /// Magnitude bits applied per read (`dac.bits_per_read`, 0 = all in one read, 1 =
+    /// bit-serial, ..=15). Default [0].
+    pub bits_per_read: Vec<u32>,
+    /// Rows read at once (`tile.rows_parallel`, 0 = the whole tile; a value above a
+    /// candidate's tile size reads the whole tile). Default [0].
+    pub rows_parallel: Vec<u32>,
+    /// Bits per device of sliced weights (`mapping.cell_bits`, 1..=8; no effect on devices
+    /// holding continuous weights). Default [1].
+    pub cell_bits: Vec<u32>,
+    /// ADC resolutions (`adc.bits`, 2..=12). Default [4, 6, 8].
     pub adc_bits: Vec<u32>,
-    /// Columns sharing one ADC (count, 1..=smallest tile size). Default [4, 8, 16].
+    /// ADC ranges (`adc.range`: "aihwkit", "full", "fixed", "calibrated"). Default
+    /// ["aihwkit"].
+    pub adc_ranges: Vec<AdcRange>,
+    /// Columns sharing one ADC (`cost.cols_per_adc`, 1..=smallest tile size; cost only).
+    /// Default [4, 8, 16].
     pub cols_per_adc: Vec<u32>,
     /// Time after programming at which candidates are read (s, m, h, d, w, y). Default "1d".
     pub drift: String,
@@ -207,7 +220,11 @@ impl Default for HardwareSection {
             devices: vec!["pcm".into(), "rram".into(), "sram".into()],
             tile_sizes: vec![64, 128, 256],
             dac_bits: vec![4, 6, 8],
+            bits_per_read: vec![0],
+            rows_parallel: vec![0],
+            cell_bits: vec![1],
             adc_bits: vec![4, 6, 8],
+            adc_ranges: vec![AdcRange::Aihwkit],
             cols_per_adc: vec![4, 8, 16],
             drift: "1d".into(),
             instances: 4,
@@ -547,7 +564,11 @@ impl ExperimentFile {
         check.not_empty("hardware.devices", &h.devices)?;
         check.options("hardware.tile_sizes", &h.tile_sizes, 4, 1024)?;
         check.options("hardware.dac_bits", &h.dac_bits, 2, 16)?;
+        check.options("hardware.bits_per_read", &h.bits_per_read, 0, 15)?;
+        check.options("hardware.rows_parallel", &h.rows_parallel, 0, 1024)?;
+        check.options("hardware.cell_bits", &h.cell_bits, 1, 8)?;
         check.options("hardware.adc_bits", &h.adc_bits, 2, 12)?;
+        check.not_empty("hardware.adc_ranges", &h.adc_ranges)?;
         let smallest_tile = h.tile_sizes.iter().copied().min().unwrap_or(4);
         check.options("hardware.cols_per_adc", &h.cols_per_adc, 1, smallest_tile)?;
         check.range("hardware.instances", h.instances, 1, 1000)?;
@@ -609,12 +630,9 @@ impl ExperimentFile {
         }
 
         // Every hardware option must load, and load with every gene it can be given: its
-        // extremes span the ranges each key is checked against.
+        // extremes span the ranges each key is checked against (and every ADC range, whose
+        // rules depend on the other genes).
         let h = &self.hardware;
-        let extremes = |v: &[u32]| {
-            let (lo, hi) = (v.iter().min(), v.iter().max());
-            [*lo.unwrap_or(&0), *hi.unwrap_or(&0)]
-        };
         let in_context = |device: &str, e: Error| Error::Config {
             origin: origin.to_string(),
             message: format!("hardware.devices {device:?}: {e}"),
@@ -622,20 +640,8 @@ impl ExperimentFile {
         let mut devices = Vec::with_capacity(h.devices.len());
         for device in &h.devices {
             let base = super::load(device, &[]).map_err(|e| in_context(device, e))?;
-            for tile in extremes(&h.tile_sizes) {
-                for dac_bits in extremes(&h.dac_bits) {
-                    for adc_bits in extremes(&h.adc_bits) {
-                        for cols_per_adc in extremes(&h.cols_per_adc) {
-                            let genes = HardwareGenes {
-                                tile,
-                                dac_bits,
-                                adc_bits,
-                                cols_per_adc,
-                            };
-                            base.with_genes(&genes).map_err(|e| in_context(device, e))?;
-                        }
-                    }
-                }
+            for genes in extreme_genes(h) {
+                base.with_genes(&genes).map_err(|e| in_context(device, e))?;
             }
             devices.push(base);
         }
@@ -649,6 +655,44 @@ impl ExperimentFile {
             overrides: Vec::new(),
         })
     }
+}
+
+/// Every combination of the smallest and largest option of each numeric hardware gene, with
+/// every ADC range: the genes a device option must load with.
+fn extreme_genes(h: &HardwareSection) -> Vec<HardwareGenes> {
+    let extremes = |v: &[u32]| {
+        let (lo, hi) = (v.iter().min(), v.iter().max());
+        let (lo, hi) = (*lo.unwrap_or(&0), *hi.unwrap_or(&0));
+        if lo == hi { vec![lo] } else { vec![lo, hi] }
+    };
+    let mut all = Vec::new();
+    for tile in extremes(&h.tile_sizes) {
+        for dac_bits in extremes(&h.dac_bits) {
+            for bits_per_read in extremes(&h.bits_per_read) {
+                for rows_parallel in extremes(&h.rows_parallel) {
+                    for cell_bits in extremes(&h.cell_bits) {
+                        for adc_bits in extremes(&h.adc_bits) {
+                            for &adc_range in &h.adc_ranges {
+                                for cols_per_adc in extremes(&h.cols_per_adc) {
+                                    all.push(HardwareGenes {
+                                        tile,
+                                        dac_bits,
+                                        bits_per_read,
+                                        rows_parallel,
+                                        cell_bits,
+                                        adc_bits,
+                                        adc_range,
+                                        cols_per_adc,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    all
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
-//! The hardware description: the file as written in TOML ([`HwConfigFile`], every key with
-//! its unit and default), its validated form ([`HwConfig`]) that the engine and the cost model
-//! read, and the genes a search sets on it ([`HardwareGenes`]).
+//! The hardware description as written in TOML ([`HwConfigFile`]): every key with its unit
+//! and default. One description serves the accuracy engine and the cost model: every fact is
+//! one key, read by both, except the `[cost]` section, which only the cost model reads (it
+//! has no effect on accuracy). Its checked form is [`super::chip::HwConfig`].
 
-use super::check::Checker;
-use super::cost::{CostConfig, CostSection};
+use super::cost_section::CostSection;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,8 @@ pub struct HwConfigFile {
     pub cost: CostSection,
 }
 
-/// `[tile]`: the largest crossbar a layer is split onto.
+/// `[tile]`: the largest crossbar a layer is split onto, and how many of its rows are read at
+/// once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TileSection {
@@ -33,6 +34,10 @@ pub struct TileSection {
     pub rows: u32,
     /// Crossbar columns, i.e. layer outputs per tile (count, 4..=1024). Default 512.
     pub cols: u32,
+    /// Rows read at once (count, 0 = every row of the tile): a tile's rows are read in groups
+    /// of at most this many (a balanced split), each group's partial sum converted on its own
+    /// and the conversions added digitally. Default 0.
+    pub rows_parallel: u32,
 }
 
 impl Default for TileSection {
@@ -40,6 +45,7 @@ impl Default for TileSection {
         TileSection {
             rows: 512,
             cols: 512,
+            rows_parallel: 0,
         }
     }
 }
@@ -54,17 +60,38 @@ pub enum NoiseManagement {
     None,
 }
 
-/// `[dac]`: one converter per crossbar row.
+/// How signed inputs are applied to the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputSign {
+    /// A signed voltage on each row: one read per input bit slice carries the sign (aihwkit's
+    /// read, CrossSim's sign-magnitude DAC).
+    Signed,
+    /// Unipolar drivers: the positive and the negative inputs are applied in two phases, each
+    /// read and converted on its own, the second subtracted digitally (twice the reads).
+    TwoPhase,
+}
+
+/// `[dac]`: the activations and how they reach the rows: one converter per crossbar row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DacSection {
-    /// Resolution in bits (0 = ideal: no quantization and no clipping; else 2..=24):
-    /// step = 2 * bound / (2^bits - 2). Default 7.
+    /// Activation resolution in bits, sign included (0 = ideal: no quantization and no
+    /// clipping; else 2..=24): values k / (2^(bits-1) - 1) of the bound, step
+    /// 2 * bound / (2^bits - 2). Also the activation width the cost model prices. Default 7.
     pub bits: u32,
     /// Largest input magnitude after scaling (normalised units, > 0). Default 1.0.
     pub bound: f32,
     /// Input scaling: "abs_max" or "none". Default "abs_max".
     pub noise_management: NoiseManagement,
+    /// Magnitude bits applied per read (count, 0 = all of them in one read, aihwkit's
+    /// multi-bit DAC; 1 = bit-serial): the bits - 1 magnitude bits take ceil((bits - 1) /
+    /// bits_per_read) reads, each converted on its own and shifted and added digitally.
+    /// Default 0.
+    pub bits_per_read: u32,
+    /// "signed" (a signed read) or "two_phase" (positive and negative inputs in two phases).
+    /// Default "signed".
+    pub inputs: InputSign,
 }
 
 impl Default for DacSection {
@@ -73,6 +100,8 @@ impl Default for DacSection {
             bits: 7,
             bound: 1.0,
             noise_management: NoiseManagement::AbsMax,
+            bits_per_read: 0,
+            inputs: InputSign::Signed,
         }
     }
 }
@@ -87,16 +116,41 @@ pub enum BoundManagement {
     None,
 }
 
-/// `[adc]`: one converter per crossbar column.
+/// The range an ADC converts over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdcRange {
+    /// aihwkit's: +-`bound` in weight units times normalised input, with output noise and
+    /// bound management; the chip of continuous weights read in one read of all rows.
+    Aihwkit,
+    /// The largest partial sum a row group can produce, on a grid aligned with the values
+    /// sliced weights and inputs can take: lossless once the ADC has enough bits.
+    Full,
+    /// +-`bound` in units of the partial sum (conductance difference over g_max times
+    /// normalised input, summed over a group's rows), every slice alike.
+    Fixed,
+    /// Per weight slice, the smallest power-of-two fraction of the layer's row count that
+    /// covers `percentile` of the partial sums of calibration inputs (CrossSim's calibration).
+    Calibrated,
+}
+
+/// `[adc]`: one converter per conversion of a column's partial sum.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdcSection {
     /// Resolution in bits (0 = ideal: no quantization and no clipping; else 2..=24):
-    /// step = 2 * bound / (2^bits - 2). Default 9.
+    /// 2^bits - 1 levels over the range, step = 2 * bound / (2^bits - 2). Also the ADC the
+    /// cost model prices (1..=12 bits there). Default 9.
     pub bits: u32,
-    /// Largest output magnitude (weight units times normalised input, > 0). Default 12.0.
+    /// Largest output magnitude (> 0): weight units times normalised input for the
+    /// "aihwkit" range, partial-sum units for "fixed". Default 12.0.
     pub bound: f32,
-    /// "iterative" or "none". Default "iterative".
+    /// "aihwkit", "full", "fixed" or "calibrated". Default "aihwkit".
+    pub range: AdcRange,
+    /// The calibrated range covers this percentile of the partial sums (percent,
+    /// (50, 100]). Default 99.99.
+    pub percentile: f64,
+    /// "iterative" or "none" (the "aihwkit" range only). Default "iterative".
     pub bound_management: BoundManagement,
     /// Largest input down-scaling factor of bound management (>= 1). Default 1000.
     pub bm_max_factor: f32,
@@ -113,6 +167,8 @@ impl Default for AdcSection {
         AdcSection {
             bits: 9,
             bound: 12.0,
+            range: AdcRange::Aihwkit,
+            percentile: 99.99,
             bound_management: BoundManagement::Iterative,
             bm_max_factor: 1000.0,
             bm_max_res: 0.25,
@@ -159,8 +215,13 @@ pub enum DriftCompensation {
 pub struct DeviceSection {
     /// "ideal", "pcm" or "generic". Default "ideal".
     pub model: DeviceModel,
-    /// Largest programmable conductance (microsiemens, > 0); g_min is 0. Default 25.0.
+    /// Largest programmable conductance (microsiemens, > 0). Default 25.0.
     pub g_max_us: f32,
+    /// Smallest conductance, of a device at weight 0 (microsiemens, 0..g_max): both devices
+    /// of a pair carry it, so it cancels in their difference and scales a conversion's input
+    /// by 1 - g_min / g_max (the device models draw their noise on the targets above it).
+    /// Sliced weights only. Default 0.0.
+    pub g_min_us: f32,
     /// Multiplies the programming noise (factor, >= 0). Default 1.0.
     pub prog_noise_scale: f32,
     /// Multiplies the accumulated read noise (factor, >= 0). Default 1.0.
@@ -190,6 +251,7 @@ impl Default for DeviceSection {
         DeviceSection {
             model: DeviceModel::Ideal,
             g_max_us: 25.0,
+            g_min_us: 0.0,
             prog_noise_scale: 1.0,
             read_noise_scale: 1.0,
             drift_scale: 1.0,
@@ -204,70 +266,49 @@ impl Default for DeviceSection {
     }
 }
 
+/// How the slices of a weight are held by devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightEncoding {
+    /// Sign and magnitude: each slice of the magnitude a differential pair of devices
+    /// (CrossSim's balanced bit-sliced core; two columns per slice).
+    Differential,
+    /// Offset: the weight plus 2^(bits-1) - 1 is unsigned, each slice one device (one column
+    /// per slice), and the offset times the inputs is subtracted digitally (CrossSim's offset
+    /// core, NeuroSim's mapping).
+    Offset,
+}
+
 /// `[mapping]`: weights to conductances.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MappingSection {
-    /// Conductance levels per device before programming (0 = continuous, else
-    /// 2..=65536); a pair then holds 2 * levels - 1 signed weight values. Default 0.
+    /// Weight resolution in bits, sign included (0 = continuous: one differential pair of
+    /// analog conductances per weight, aihwkit's chip; else 2..=16: the integer weight
+    /// round(W / max|W| * (2^(bits-1) - 1)) spread over slices of `cell_bits` bits, each slice
+    /// its own devices and columns, combined by a digital shift-and-add). A search's
+    /// per-stage weight bits take its place layer by layer. Default 0.
+    pub weight_bits: u32,
+    /// Bits one device holds (sliced weights: 1..=8): a weight of b bits takes ceil(b /
+    /// cell_bits) slices (CrossSim's slicing). Default 1.
+    pub cell_bits: u32,
+    /// "differential" or "offset" (sliced weights). Default "differential".
+    pub encoding: WeightEncoding,
+    /// Continuous weights: conductance levels per device before programming (0 =
+    /// continuous, else 2..=65536); a pair then holds 2 * levels - 1 signed weight values.
+    /// Default 0.
     pub weight_levels: u32,
 }
 
-/// A quantizer of the DAC or the ADC: `step` 0 means ideal (no rounding, no clipping).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Quantizer {
-    /// Quantization step (0 = ideal).
-    pub step: f32,
-    /// Clipping bound (infinite when ideal).
-    pub bound: f32,
-}
-
-impl Quantizer {
-    /// A converter of `bits` bits (0 = ideal) over [-bound, bound].
-    pub fn new(bits: u32, bound: f32) -> Self {
-        if bits == 0 {
-            Quantizer {
-                step: 0.0,
-                bound: f32::INFINITY,
-            }
-        } else {
-            // aihwkit's resolution 1 / (2^bits - 2) of the full range 2 * bound.
-            let levels_minus_two = (2f64.powi(bits as i32) - 2.0) as f32;
-            Quantizer {
-                step: 2.0 * bound / levels_minus_two,
-                bound,
-            }
+impl Default for MappingSection {
+    fn default() -> Self {
+        MappingSection {
+            weight_bits: 0,
+            cell_bits: 1,
+            encoding: WeightEncoding::Differential,
+            weight_levels: 0,
         }
     }
-}
-
-/// A validated hardware configuration.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HwConfig {
-    /// The configuration as given (after overrides), saved with results.
-    pub file: HwConfigFile,
-    /// Where it came from, for messages.
-    pub origin: String,
-    /// Largest tile: rows (inputs) and columns (outputs).
-    pub tile_rows: usize,
-    /// See `tile_rows`.
-    pub tile_cols: usize,
-    /// Input quantizer.
-    pub dac: Quantizer,
-    /// Output quantizer.
-    pub adc: Quantizer,
-    /// Input scaling.
-    pub noise_management: NoiseManagement,
-    /// Rounds of bound management at most (1 = none).
-    pub max_bm_rounds: u32,
-    /// Output noise standard deviation.
-    pub out_noise: f32,
-    /// Per-MVM weight read noise coefficient.
-    pub w_noise: f32,
-    /// Conductance levels per device (0 = continuous).
-    pub weight_levels: u32,
-    /// The chip of the cost model.
-    pub cost: CostConfig,
 }
 
 impl HwConfigFile {
@@ -280,172 +321,5 @@ impl HwConfigFile {
             origin: "hardware configuration".into(),
             message: format!("cannot be written as TOML: {e}"),
         })
-    }
-}
-
-impl HwConfig {
-    /// The configuration as saved beside results: a comment naming where it came from (the
-    /// file or preset and any `--set`), then the TOML with every key.
-    ///
-    /// # Errors
-    /// As [`HwConfigFile::to_toml`].
-    pub fn saved_toml(&self) -> Result<String> {
-        Ok(format!(
-            "# source: {}\n{}",
-            self.origin.replace('\n', " "),
-            self.file.to_toml()?
-        ))
-    }
-
-    /// The device section (validated with the rest).
-    pub fn device(&self) -> &DeviceSection {
-        &self.file.device
-    }
-
-    /// The same hardware read `seconds` after programming.
-    ///
-    /// # Errors
-    /// A time out of the configuration's range.
-    pub fn at_time(&self, seconds: f64) -> Result<Self> {
-        let mut file = self.file.clone();
-        file.device.t_inference_s = seconds;
-        Self::validate(file, &self.origin)
-    }
-
-    /// The same hardware with a search candidate's genes.
-    ///
-    /// # Errors
-    /// A combination that does not validate, naming the gene's key.
-    pub fn with_genes(&self, genes: &HardwareGenes) -> Result<Self> {
-        let mut file = self.file.clone();
-        genes.apply(&mut file);
-        Self::validate(file, &self.origin)
-    }
-
-    /// Checks every value of `file`; `origin` names it in errors.
-    ///
-    /// # Errors
-    /// [`crate::Error::ConfigValue`] for the first out-of-range key.
-    pub fn validate(file: HwConfigFile, origin: &str) -> Result<Self> {
-        let check = Checker::new(origin);
-        check.range("tile.rows", file.tile.rows, 4, 1024)?;
-        check.range("tile.cols", file.tile.cols, 4, 1024)?;
-        check.bits("dac.bits", file.dac.bits)?;
-        check.bits("adc.bits", file.adc.bits)?;
-        check.positive("dac.bound", f64::from(file.dac.bound))?;
-        check.positive("adc.bound", f64::from(file.adc.bound))?;
-        check.range_f(
-            "adc.bm_max_factor",
-            f64::from(file.adc.bm_max_factor),
-            1.0,
-            1e9,
-        )?;
-        check.positive("adc.bm_max_res", f64::from(file.adc.bm_max_res))?;
-        check.non_negative("adc.out_noise", f64::from(file.adc.out_noise))?;
-        let d = &file.device;
-        check.positive("device.g_max_us", f64::from(d.g_max_us))?;
-        check.non_negative("device.prog_noise_scale", f64::from(d.prog_noise_scale))?;
-        check.non_negative("device.read_noise_scale", f64::from(d.read_noise_scale))?;
-        check.non_negative("device.drift_scale", f64::from(d.drift_scale))?;
-        check.non_negative("device.w_noise", f64::from(d.w_noise))?;
-        check.non_negative("device.generic_sigma", f64::from(d.generic_sigma))?;
-        if !(d.t_inference_s.is_finite() && d.t_inference_s >= 0.0) {
-            return Err(check.fail(
-                "device.t_inference_s",
-                d.t_inference_s,
-                "a finite time >= 0 s",
-            ));
-        }
-        check.range_f("device.stuck_on", f64::from(d.stuck_on), 0.0, 1.0)?;
-        check.range_f("device.stuck_off", f64::from(d.stuck_off), 0.0, 1.0)?;
-        if d.stuck_on + d.stuck_off > 1.0 {
-            return Err(check.fail(
-                "device.stuck_on + device.stuck_off",
-                d.stuck_on + d.stuck_off,
-                "at most 1",
-            ));
-        }
-        let levels = file.mapping.weight_levels;
-        if levels == 1 || levels > 65536 {
-            return Err(check.fail(
-                "mapping.weight_levels",
-                levels,
-                "0 (continuous) or 2..=65536",
-            ));
-        }
-
-        let cost = CostConfig::new(
-            &file.cost,
-            file.tile.rows as usize,
-            file.tile.cols as usize,
-            &check,
-        )?;
-        let dac = Quantizer::new(file.dac.bits, file.dac.bound);
-        let adc = Quantizer::new(file.adc.bits, file.adc.bound);
-        let max_bm_rounds = match file.adc.bound_management {
-            BoundManagement::None => 1,
-            BoundManagement::Iterative => {
-                bm_rounds(file.adc.bm_max_factor, file.adc.bm_max_res, dac.step)
-            }
-        };
-        Ok(HwConfig {
-            origin: origin.to_string(),
-            tile_rows: file.tile.rows as usize,
-            tile_cols: file.tile.cols as usize,
-            dac,
-            adc,
-            noise_management: file.dac.noise_management,
-            max_bm_rounds,
-            out_noise: file.adc.out_noise,
-            w_noise: file.device.w_noise,
-            weight_levels: levels,
-            cost,
-            file,
-        })
-    }
-}
-
-/// Number of bound-management rounds: the input scale is halved (r = 1, 2, 4, ...) while
-/// an output saturates and r has not passed min(max_factor, max_res / dac_step).
-fn bm_rounds(max_factor: f32, max_res: f32, dac_step: f32) -> u32 {
-    let limit = if dac_step > 0.0 {
-        max_factor.min(max_res / dac_step)
-    } else {
-        max_factor
-    };
-    let mut rounds = 1;
-    let mut r = 1.0f32;
-    while r <= limit && rounds < 32 {
-        rounds += 1;
-        r *= 2.0;
-    }
-    rounds
-}
-
-/// The hardware genes of a search candidate, set on a device option's configuration: one
-/// square tile for the engine and the cost model, the DAC resolution as the activation
-/// precision of both, one ADC resolution for both, and the columns sharing an ADC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HardwareGenes {
-    /// Square tile side (rows = columns).
-    pub tile: u32,
-    /// DAC bits (and activation bits of the cost model).
-    pub dac_bits: u32,
-    /// ADC bits of the engine and the cost model.
-    pub adc_bits: u32,
-    /// Columns per ADC.
-    pub cols_per_adc: u32,
-}
-
-impl HardwareGenes {
-    /// Writes the genes into the keys they set.
-    pub fn apply(&self, file: &mut HwConfigFile) {
-        file.tile.rows = self.tile;
-        file.tile.cols = self.tile;
-        file.dac.bits = self.dac_bits;
-        file.cost.input_bits = self.dac_bits;
-        file.adc.bits = self.adc_bits;
-        file.cost.adc_bits = self.adc_bits;
-        file.cost.cols_per_adc = self.cols_per_adc;
     }
 }

@@ -5,13 +5,17 @@
 //! its errors, and one validator checks their values ([`check`]) before any work starts.
 
 pub mod check;
+pub mod chip;
 pub mod cost;
+pub mod cost_section;
 pub mod experiment;
 pub mod hardware;
 pub mod load;
+pub mod parts;
 pub mod train;
 
 pub use check::Checker;
+pub use chip::{HardwareGenes, HwConfig, Quantizer, ReadModel, Reads, Slicing};
 pub use cost::{CostConfig, CostSection, Memory, Node};
 pub use experiment::{DriftTime, Experiment, ExperimentFile, Objective, Strategy};
 pub use hardware::*;
@@ -39,6 +43,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     (
         "neurosim-sram-22nm",
         include_str!("../../models/neurosim-sram-22nm.toml"),
+    ),
+    (
+        "crosssim-bitsliced",
+        include_str!("../../models/crosssim-bitsliced.toml"),
     ),
 ];
 
@@ -148,29 +156,41 @@ mod tests {
 
     #[test]
     fn genes_set_their_keys_on_both_views() {
-        let base = load("pcm", &[]).unwrap();
+        let base = load("neurosim-rram-22nm", &[]).unwrap();
         let genes = HardwareGenes {
-            tile: 128,
+            tile: 64,
             dac_bits: 6,
-            adc_bits: 5,
+            bits_per_read: 2,
+            rows_parallel: 16,
+            cell_bits: 2,
+            adc_bits: 6,
+            adc_range: AdcRange::Full,
             cols_per_adc: 16,
         };
         let hw = base.with_genes(&genes).unwrap();
-        assert_eq!((hw.tile_rows, hw.tile_cols), (128, 128));
-        assert_eq!((hw.cost.rows, hw.cost.cols), (128, 128));
-        assert_eq!((hw.file.dac.bits, hw.cost.input_bits), (6, 6));
-        assert_eq!((hw.file.adc.bits, hw.cost.adc_bits), (5, 5));
-        assert_eq!(hw.cost.cols_per_adc, 16);
+        let cost = hw.cost().unwrap();
+        assert_eq!((hw.tile_rows, hw.tile_cols), (64, 64));
+        assert_eq!((cost.rows, cost.cols), (64, 64));
+        assert_eq!((hw.reads.bits, cost.input_bits), (6, 6));
+        // 5 magnitude bits, 2 per read: 3 reads, as simulated and as priced.
+        assert_eq!((hw.reads.per_phase, cost.dac_bits), (3, 2));
+        assert_eq!(cost.reads, hw.reads.total());
+        assert_eq!((hw.rows_parallel, cost.rows_parallel), (16, 16));
+        assert_eq!((hw.slicing.cell_bits, cost.cell_bits), (2, 2));
+        assert_eq!((hw.file.adc.bits, cost.adc_bits), (6, 6));
+        assert_eq!(cost.cols_per_adc, 16);
         // The same as the overrides a user would write.
         let by_hand = load(
-            "pcm",
+            "neurosim-rram-22nm",
             &[
-                "tile.rows=128".into(),
-                "tile.cols=128".into(),
+                "tile.rows=64".into(),
+                "tile.cols=64".into(),
+                "tile.rows_parallel=16".into(),
                 "dac.bits=6".into(),
-                "cost.input_bits=6".into(),
-                "adc.bits=5".into(),
-                "cost.adc_bits=5".into(),
+                "dac.bits_per_read=2".into(),
+                "mapping.cell_bits=2".into(),
+                "adc.bits=6".into(),
+                "adc.range=\"full\"".into(),
                 "cost.cols_per_adc=16".into(),
             ],
         )
@@ -182,5 +202,22 @@ mod tests {
         };
         let err = base.with_genes(&too_wide).unwrap_err().to_string();
         assert!(err.contains("cost.cols_per_adc"), "{err}");
+    }
+
+    #[test]
+    fn the_aihwkit_range_reads_only_aihwkit_s_chip() {
+        let err = load("aihwkit-default", &["tile.rows_parallel=32".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("adc.range") && err.contains("tile.rows_parallel"),
+            "{err}"
+        );
+        let hw = load(
+            "aihwkit-default",
+            &["tile.rows_parallel=32".into(), "adc.range=\"full\"".into()],
+        )
+        .unwrap();
+        assert_eq!(hw.read_model, ReadModel::Sliced);
     }
 }

@@ -156,7 +156,7 @@ pub struct CostReport {
 pub struct LayerCompression {
     /// Weight rows kept (none = all).
     pub rows_kept: Option<usize>,
-    /// Weight bits (none = `[cost].weight_bits`).
+    /// Weight bits (none = the chip's `mapping.weight_bits`).
     pub weight_bits: Option<u32>,
 }
 
@@ -178,7 +178,7 @@ struct MatrixLayer {
     novel: bool,
     /// Input channels (rows per kernel position).
     channels_in: usize,
-    /// Weight bits of this layer.
+    /// Weight bits of this layer (0 = continuous).
     weight_bits: u32,
 }
 
@@ -195,7 +195,7 @@ fn matrix_layers(graph: &Graph, p: &CostParams, compression: &Compression) -> Ve
             let [oc, oh, ow] = node.shape;
             let conv = matches!(node.op, Op::Conv2d { .. });
             MatrixLayer {
-                weight_bits: plan.weight_bits.unwrap_or(p.weight_bits).max(1),
+                weight_bits: plan.weight_bits.unwrap_or(p.weight_bits),
                 name: node.name.clone(),
                 rows,
                 cols,
@@ -251,11 +251,13 @@ pub fn network_cost_compressed(
     let c_min = node.cap_gate_per_m * MIN_WIDTH_F * f;
     let transistor_area = TRANSISTOR_F2 * f * f;
     let e_full_adder = FULL_ADDER_TRANSISTORS * c_min * vdd2 * ACTIVITY;
+    // Conversions speed up with the node as its sensing does.
     let t_conv = match p.adc_type {
         Converter::Sar => f64::from(p.adc_bits + 1) * SAR_CYCLE_S,
         Converter::Flash => SAR_CYCLE_S,
-    };
-    let input_cycles = p.input_bits.div_ceil(p.dac_bits) as usize;
+    } * p.speed;
+    // The reads the engine simulates: every bit slice of the inputs, every phase.
+    let input_cycles = p.reads as usize;
     let cell = p.cell;
     let resistive = cell.resistive();
     let g_mean = if resistive {
@@ -303,7 +305,7 @@ pub fn network_cost_compressed(
     let copies = copies(p, &layers);
     let mut costs = Vec::with_capacity(layers.len());
     for (layer, &copies) in layers.iter().zip(&copies) {
-        let cells_per_weight = layer.weight_bits.div_ceil(p.cell_bits) as usize;
+        let cells_per_weight = p.cells_per_weight(layer.weight_bits);
         let shift_add_bits = f64::from(p.adc_bits + p.input_bits + layer.weight_bits);
         let row_tiles = layer.rows.div_ceil(p.rows);
         let cell_cols = layer.cols * cells_per_weight;

@@ -40,7 +40,15 @@ pub struct TechNode {
     pub rram_read_v: f64,
     /// The flash ADC's comparator fits at this node.
     pub flash: FlashFit,
+    /// Sensing time of a column at this node (s): the intercept of NeuroSim's current-mode
+    /// column latency fit (`MultilevelSenseAmp.cpp` `ColumnLatency_Table`). The clock of a
+    /// synchronous chip follows it (NeuroSim sets its clock to 1.4 x the longest sensing
+    /// path), and so do ADC conversions.
+    pub sense_s: f64,
 }
+
+/// The sensing time at 22 nm, the node the clocks of configurations are given at.
+pub const SENSE_22NM_S: f64 = 1.76e-9;
 
 /// One piece of a fit in a resistance R (ohm): `per_ohm * R + per_ln * ln R + constant`, used
 /// below `below_ohm`.
@@ -134,6 +142,9 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
             slow_span_ohm: 0.1e6 - 4.83e3,
             cap_ref_f: 9.21e-15,
         },
+        // Not in NeuroSim's table (22 nm and below): 22 nm's scaled by the ratio of the
+        // nodes' gate delays, capGate * vdd / I_on (3.17).
+        sense_s: 1.76e-9 * (8.930709e-10 * 1.0 / 500.2) / (5.245e-10 * 0.85 / 791.9),
     },
     TechNode {
         node_nm: 22,
@@ -162,6 +173,7 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
             slow_span_ohm: 0.1e6 - 12.7e3,
             cap_ref_f: 4.5e-15,
         },
+        sense_s: SENSE_22NM_S,
     },
     TechNode {
         node_nm: 7,
@@ -190,6 +202,7 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
             slow_span_ohm: 0.1e6 - 12.7e3,
             cap_ref_f: 1.43e-15,
         },
+        sense_s: 1.04e-9,
     },
     TechNode {
         node_nm: 5,
@@ -219,6 +232,7 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
             slow_span_ohm: 0.1e6 - 12.7e3,
             cap_ref_f: 1.02e-15,
         },
+        sense_s: 0.98e-9,
     },
     TechNode {
         node_nm: 1,
@@ -249,6 +263,7 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
             slow_span_ohm: 0.1e6 - 20.06e3,
             cap_ref_f: 0.2e-15,
         },
+        sense_s: 0.88e-9,
     },
 ];
 

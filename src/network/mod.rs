@@ -31,6 +31,9 @@ pub struct Network {
     /// Per matrix node, the inputs (rows of its unrolled weight matrix) removed from the
     /// crossbar by structured pruning, ascending; a property of the mapping, not saved.
     pruned_inputs: BTreeMap<String, Vec<u32>>,
+    /// Per matrix node, the weight bits its weights were rounded to by compression, which a
+    /// chip of sliced weights then holds; a property of the mapping, not saved.
+    weight_bits: BTreeMap<String, u32>,
 }
 
 impl Network {
@@ -91,6 +94,7 @@ impl Network {
             normalization,
             tensors,
             pruned_inputs: BTreeMap::new(),
+            weight_bits: BTreeMap::new(),
         })
     }
 
@@ -133,6 +137,37 @@ impl Network {
             self.pruned_inputs.insert(node.to_string(), rows);
         }
         Ok(())
+    }
+
+    /// Records that matrix node `node`'s weights are held with `bits` bits (2..=16) by chips
+    /// of sliced weights.
+    ///
+    /// # Errors
+    /// An unknown or non-matrix node, bits out of range.
+    pub fn set_weight_bits(&mut self, node: &str, bits: u32) -> Result<()> {
+        let bad = |message: String| Error::network(node, message);
+        let is_matrix = self
+            .graph
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| bad("no such node".into()))?
+            .op
+            .matrix()
+            .is_some();
+        if !is_matrix {
+            return Err(bad("not a matrix layer".into()));
+        }
+        if !(2..=16).contains(&bits) {
+            return Err(bad(format!("weight bits {bits} out of 2..=16")));
+        }
+        self.weight_bits.insert(node.to_string(), bits);
+        Ok(())
+    }
+
+    /// The weight bits of matrix node `node` set by [`Network::set_weight_bits`].
+    pub fn weight_bits(&self, node: &str) -> Option<u32> {
+        self.weight_bits.get(node).copied()
     }
 
     /// The inputs of matrix node `node` mapped onto the crossbar, ascending, when some were

@@ -4,7 +4,7 @@
 //! hold into one pass with the activations on the device. The same code programs and runs
 //! both; the network's float reference is a set of its own on the CPU ([`ChipSet::float`]).
 
-use super::engine::{Chip, program_layer};
+use super::engine::{Chip, LayerOptions, program_layer_with};
 use super::exec::Executor;
 use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
@@ -29,6 +29,8 @@ pub struct MatrixLayer {
     pub n_in: usize,
     /// The inputs mapped, ascending, when some were pruned.
     pub kept: Option<Vec<u32>>,
+    /// The weight bits compression rounded the layer to, if any.
+    pub weight_bits: Option<u32>,
 }
 
 /// The matrix layers (convolutions and linear layers) of `net`, in execution order.
@@ -59,19 +61,24 @@ pub fn matrix_layers(net: &Network) -> Vec<MatrixLayer> {
                 n_out,
                 n_in: kept.as_ref().map_or(n_in, Vec::len),
                 kept,
+                weight_bits: net.weight_bits(&node.name),
             })
         })
         .collect()
 }
 
-/// How the matrix layers of `net` split onto the tiles of `hw`, in execution order.
+/// How the matrix layers of `net` split onto the tiles of `hw`, in execution order, each with
+/// the weight slices it takes.
 ///
 /// # Errors
 /// Layers the engine cannot hold.
-pub fn tile_grids(hw: &HwConfig, net: &Network) -> Result<Vec<TileGrid>> {
+pub fn tile_grids(hw: &HwConfig, net: &Network) -> Result<Vec<(TileGrid, usize)>> {
     matrix_layers(net)
         .iter()
-        .map(|l| TileGrid::new(l.n_out, l.n_in, hw.tile_rows, hw.tile_cols))
+        .map(|l| {
+            let grid = TileGrid::new(l.n_out, l.n_in, hw.tile_rows, hw.tile_cols)?;
+            Ok((grid, hw.slicing(l.weight_bits).slices as usize))
+        })
         .collect()
 }
 
@@ -119,13 +126,29 @@ impl<'a, B: Backend> ChipSet<'a, B> {
     ///
     /// # Errors
     /// An empty range, layers the engine cannot hold, a set too large for the backend,
-    /// backend failures.
+    /// backend failures, a calibrated ADC range (which needs [`ChipSet::program_calibrated`]).
     pub fn program(
         backend: &'a B,
         hw: &HwConfig,
         net: &'a Network,
         seed: Seed,
         instances: Range<u32>,
+    ) -> Result<Self> {
+        Self::program_calibrated(backend, hw, net, seed, instances, &[])
+    }
+
+    /// [`ChipSet::program`] with calibration inputs of every matrix layer (vectors of its
+    /// mapped inputs, [`LayerInputs`]), which calibrated ADC ranges need; empty otherwise.
+    ///
+    /// # Errors
+    /// As [`ChipSet::program`]; calibration inputs missing for a calibrated range.
+    pub fn program_calibrated(
+        backend: &'a B,
+        hw: &HwConfig,
+        net: &'a Network,
+        seed: Seed,
+        instances: Range<u32>,
+        calibration: &[Vec<f32>],
     ) -> Result<Self> {
         if instances.is_empty() {
             return Err(Error::Shape(
@@ -139,14 +162,21 @@ impl<'a, B: Backend> ChipSet<'a, B> {
             let grid = TileGrid::new(layer.n_out, layer.n_in, hw.tile_rows, hw.tile_cols)?;
             let mut programmed = Vec::with_capacity(chips);
             for instance in instances.clone() {
-                let analog = program_layer(
+                let options = LayerOptions {
+                    weight_bits: layer.weight_bits,
+                    calibration: calibration.get(k).map(Vec::as_slice),
+                };
+                let analog = program_layer_with(
                     backend,
                     hw,
-                    &layer.weights,
-                    (layer.n_out, layer.n_in),
-                    layer.bias.as_deref(),
+                    (
+                        &layer.weights,
+                        (layer.n_out, layer.n_in),
+                        layer.bias.as_deref(),
+                    ),
                     k as u32,
                     Chip { seed, instance },
+                    &options,
                 )?;
                 programmed.push(analog.into_chip());
             }

@@ -1,10 +1,16 @@
 //! The crossbar engine: a layer programmed onto tiles as one chip instance, with global
 //! drift compensation, and its analog forward pass with digital bias. Backend-agnostic:
 //! the same code drives the CPU and the GPU.
+//!
+//! Two chips follow from the hardware description ([`ReadModel`]): aihwkit's (continuous
+//! weights as differential pairs scaled per tile, one read of all rows, the aihwkit ADC) and
+//! the sliced chip (weights cut into slices by [`super::sliced`], inputs read in a few bits
+//! at a time, rows in groups, one conversion each).
 
-use crate::backend::params::{MvmParams, Periphery, ProgramParams, ReadoutParams};
-use crate::backend::{Backend, ChipLayer, Conductances, WeightState};
-use crate::config::{DriftCompensation, HwConfig};
+use super::sliced;
+use crate::backend::params::{MvmParams, Periphery, ProgramParams, ReadoutParams, SlicedParams};
+use crate::backend::{Backend, ChipLayer, Conductances, LayerParams, WeightState};
+use crate::config::{DriftCompensation, HwConfig, ReadModel};
 use crate::error::{Error, Result, ensure_finite};
 use crate::physics::device::DeviceParams;
 use crate::physics::mapping::TileGrid;
@@ -20,13 +26,23 @@ pub struct Chip {
     pub instance: u32,
 }
 
+/// What a layer's programming takes beyond its weights.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LayerOptions<'a> {
+    /// The layer's weight bits on a sliced chip of sliced weights (none: the chip's
+    /// `mapping.weight_bits`).
+    pub weight_bits: Option<u32>,
+    /// Calibration vectors of the layer's inputs, (count, n_in): needed by calibrated ADC
+    /// ranges.
+    pub calibration: Option<&'a [f32]>,
+}
+
 /// A layer programmed onto crossbar tiles of one chip instance, held by a backend.
 pub struct AnalogLayer<L> {
     grid: TileGrid,
-    periphery: Periphery,
+    /// Forward parameters, batch fields unset.
+    params: LayerParams,
     bias: Option<Vec<f32>>,
-    seed: Seed,
-    stream: Stream,
     gains: Vec<f32>,
     layer: L,
 }
@@ -37,7 +53,8 @@ impl<L> AnalogLayer<L> {
         &self.grid
     }
 
-    /// Drift-compensation gain of every tile (1 without compensation).
+    /// Drift-compensation gain of every tile (1 without compensation) on aihwkit's chip; the
+    /// output scale of every tile, compensation included, on the sliced chip.
     pub fn gains(&self) -> &[f32] {
         &self.gains
     }
@@ -56,7 +73,7 @@ impl<L> AnalogLayer<L> {
     /// digital bias once for all its chips.
     pub fn into_chip(self) -> ChipLayer<L> {
         ChipLayer {
-            params: self.mvm_params(0, 0),
+            params: self.params,
             layer: self.layer,
             gains: self.gains,
         }
@@ -64,15 +81,20 @@ impl<L> AnalogLayer<L> {
 
     /// The kernel parameters of a forward pass of `batch` vectors, the first of them number
     /// `row_offset` of the data set.
-    pub fn mvm_params(&self, batch: usize, row_offset: u32) -> MvmParams {
-        MvmParams::new(
-            &self.grid,
-            &self.periphery,
-            batch,
-            row_offset,
-            self.seed,
-            self.stream,
-        )
+    pub fn params(&self, batch: usize, row_offset: u32) -> LayerParams {
+        let batch = batch as u32;
+        match self.params {
+            LayerParams::Aihwkit(p) => LayerParams::Aihwkit(MvmParams {
+                batch,
+                row_offset,
+                ..p
+            }),
+            LayerParams::Sliced(p) => LayerParams::Sliced(SlicedParams {
+                batch,
+                row_offset,
+                ..p
+            }),
+        }
     }
 }
 
@@ -85,10 +107,32 @@ pub fn program_layer<B: Backend>(
     backend: &B,
     hw: &HwConfig,
     w: &[f32],
-    (n_out, n_in): (usize, usize),
+    shape: (usize, usize),
     bias: Option<&[f32]>,
     layer_id: u32,
     chip: Chip,
+) -> Result<AnalogLayer<B::Layer>> {
+    program_layer_with(
+        backend,
+        hw,
+        (w, shape, bias),
+        layer_id,
+        chip,
+        &LayerOptions::default(),
+    )
+}
+
+/// [`program_layer`] with the layer's own weight bits and calibration inputs.
+///
+/// # Errors
+/// As [`program_layer`]; a calibrated ADC range without calibration inputs.
+pub fn program_layer_with<B: Backend>(
+    backend: &B,
+    hw: &HwConfig,
+    (w, (n_out, n_in), bias): (&[f32], (usize, usize), Option<&[f32]>),
+    layer_id: u32,
+    chip: Chip,
+    options: &LayerOptions<'_>,
 ) -> Result<AnalogLayer<B::Layer>> {
     if Some(w.len()) != n_out.checked_mul(n_in) {
         return Err(Error::Shape(format!(
@@ -107,32 +151,97 @@ pub fn program_layer<B: Backend>(
         ensure_finite("bias", b)?;
     }
     let grid = TileGrid::new(n_out, n_in, hw.tile_rows, hw.tile_cols)?;
-    let scales = grid.conductance_scales(w, hw.device().g_max_us);
     let stream = Stream::chip(layer_id, chip.instance);
-    let params = ProgramParams::new(hw, &grid, 0..n_out, chip.seed, stream);
-    let mut layer = backend.program(&grid, w, &scales, &params)?;
-    let periphery = Periphery::new(hw);
-
-    let mut gains = vec![1.0; grid.tiles()];
-    let drifts = DeviceParams::new(hw).drifts == 1;
-    if hw.device().drift_compensation == DriftCompensation::Global && drifts {
-        let before =
-            ReadoutParams::new(&grid, &periphery, chip.seed, stream, Purpose::ReadoutBefore);
-        let after = ReadoutParams::new(&grid, &periphery, chip.seed, stream, Purpose::ReadoutAfter);
-        let sums_before = backend.readout(&layer, WeightState::Programmed, &before)?;
-        let sums_after = backend.readout(&layer, WeightState::Now, &after)?;
-        gains = compensation_gains(&grid, &sums_before, &sums_after);
-        backend.set_gains(&mut layer, &gains)?;
-    }
+    let (params, layer, gains) = match hw.read_model {
+        ReadModel::Aihwkit => {
+            let (layer, gains) = program_aihwkit(backend, hw, w, &grid, chip.seed, stream)?;
+            let periphery = Periphery::new(hw);
+            let params = MvmParams::new(&grid, &periphery, 0, 0, chip.seed, stream);
+            (LayerParams::Aihwkit(params), layer, gains)
+        }
+        ReadModel::Sliced => {
+            let slicing = hw.slicing(options.weight_bits);
+            let params = SlicedParams::new(hw, &slicing, &grid, (chip.seed, stream), 0, 0);
+            let (layer, gains) = program_sliced(
+                backend,
+                hw,
+                (w, &grid, &slicing),
+                &params,
+                chip.seed,
+                options.calibration,
+            )?;
+            (LayerParams::Sliced(params), layer, gains)
+        }
+    };
     Ok(AnalogLayer {
         grid,
-        periphery,
+        params,
         bias: bias.map(<[f32]>::to_vec),
-        seed: chip.seed,
-        stream,
         gains,
         layer,
     })
+}
+
+/// aihwkit's chip: differential pairs scaled per tile, then global drift compensation by
+/// identity read-outs.
+fn program_aihwkit<B: Backend>(
+    backend: &B,
+    hw: &HwConfig,
+    w: &[f32],
+    grid: &TileGrid,
+    seed: Seed,
+    stream: Stream,
+) -> Result<(B::Layer, Vec<f32>)> {
+    let scales = grid.conductance_scales(w, hw.device().g_max_us);
+    let params = ProgramParams::new(hw, grid, 0..grid.n_out, seed, stream);
+    let mut layer = backend.program(grid, w, &scales, &params)?;
+    let periphery = Periphery::new(hw);
+    let mut gains = vec![1.0; grid.tiles()];
+    let drifts = DeviceParams::new(hw).drifts == 1;
+    if hw.device().drift_compensation == DriftCompensation::Global && drifts {
+        let before = ReadoutParams::new(grid, &periphery, seed, stream, Purpose::ReadoutBefore);
+        let after = ReadoutParams::new(grid, &periphery, seed, stream, Purpose::ReadoutAfter);
+        let sums_before = backend.readout(&layer, WeightState::Programmed, &before)?;
+        let sums_after = backend.readout(&layer, WeightState::Now, &after)?;
+        gains = compensation_gains(grid, &sums_before, &sums_after);
+        backend.set_gains(&mut layer, &gains)?;
+    }
+    Ok((layer, gains))
+}
+
+/// The sliced chip: every slice's devices programmed over the conductance window g_max - g_min
+/// (so that a device's value is its conductance above g_min over the window), drift
+/// compensation from the devices' contributions, the tiles' output scales and the ADC ranges.
+fn program_sliced<B: Backend>(
+    backend: &B,
+    hw: &HwConfig,
+    (w, grid, slicing): (&[f32], &TileGrid, &crate::config::Slicing),
+    params: &SlicedParams,
+    seed: Seed,
+    calibration: Option<&[f32]>,
+) -> Result<(B::Layer, Vec<f32>)> {
+    let sliced = sliced::slice_weights(w, slicing);
+    let window = hw.device().g_max_us * hw.conductance_range;
+    let mut program = ProgramParams::new(hw, grid, 0..grid.n_out, seed, Stream(params.stream));
+    program.g_max = window;
+    program.slices = slicing.slices;
+    program.one_sided = u32::from(slicing.encoding == crate::config::WeightEncoding::Offset);
+    let scales = vec![window; grid.tiles()];
+    let mut layer = backend.program(grid, &sliced.slices, &scales, &program)?;
+    let w_now = backend.weights(&layer, WeightState::Now)?;
+    let mut gains = vec![1.0; grid.tiles()];
+    let drifts = DeviceParams::new(hw).drifts == 1;
+    if hw.device().drift_compensation == DriftCompensation::Global && drifts {
+        let before = backend.weights(&layer, WeightState::Programmed)?;
+        gains = sliced::compensation_gains(grid, params, &before, &w_now);
+    }
+    let out_scales = sliced::out_scales(hw, slicing, sliced.w_max, &gains);
+    backend.set_gains(&mut layer, &out_scales)?;
+    // The ranges are a design choice: calibrated on the weights as designed, the same for
+    // every chip instance.
+    let ranges = sliced::ranges(hw, grid, params, &sliced.slices, calibration)?;
+    backend.set_ranges(&mut layer, &ranges)?;
+    Ok((layer, out_scales))
 }
 
 /// Per tile: mean |F(I)| right after programming over mean |F(I)| now.
@@ -205,7 +314,10 @@ impl<L> AnalogLayer<L> {
         row_offset: u32,
     ) -> Result<Vec<f32>> {
         debug_assert_eq!(x.len(), batch * self.grid.n_in);
-        let mut y = backend.mvm(&self.layer, x, &self.mvm_params(batch, row_offset))?;
+        let mut y = match self.params(batch, row_offset) {
+            LayerParams::Aihwkit(p) => backend.mvm(&self.layer, x, &p)?,
+            LayerParams::Sliced(p) => backend.sliced_mvm(&self.layer, x, &p)?,
+        };
         if let Some(bias) = &self.bias {
             for row in y.chunks_mut(self.grid.n_out) {
                 row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);

@@ -8,7 +8,8 @@
 pub mod chips;
 pub mod engine;
 pub mod exec;
+pub mod sliced;
 
 pub use chips::ChipSet;
-pub use engine::{AnalogLayer, Chip, program_layer};
+pub use engine::{AnalogLayer, Chip, LayerOptions, program_layer, program_layer_with};
 pub use exec::Executor;

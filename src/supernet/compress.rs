@@ -50,7 +50,7 @@ pub fn compress(net: &Network, candidate: &Candidate) -> Result<(Network, Compre
                 weight_bits: Some(bits),
             },
         );
-        removed.push((node.name.clone(), pruned));
+        removed.push((node.name.clone(), pruned, bits));
     }
     let mut compressed = Network::new(
         net.graph.clone(),
@@ -58,8 +58,9 @@ pub fn compress(net: &Network, candidate: &Candidate) -> Result<(Network, Compre
         tensors,
         "compressed subnet",
     )?;
-    for (node, rows) in removed {
+    for (node, rows, bits) in removed {
         compressed.prune_inputs(&node, rows)?;
+        compressed.set_weight_bits(&node, bits)?;
     }
     Ok((compressed, plan))
 }

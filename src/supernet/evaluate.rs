@@ -186,7 +186,7 @@ impl<B: Backend> CandidateEvaluator<'_, B> {
             &[],
             |_| Ok(()),
         )?;
-        let cost = network_cost_compressed(&hw.cost, &compressed.graph, &plan);
+        let cost = network_cost_compressed(hw.cost()?, &compressed.graph, &plan);
         let parameters = compressed
             .graph
             .matrix_nodes()

@@ -3,7 +3,7 @@
 //! hardware genes (device, tile size, DAC bits, ADC bits, columns per ADC), all choice genes
 //! over the experiment's option lists, decoded into a [`Candidate`].
 
-use crate::config::{ExperimentFile, HardwareGenes};
+use crate::config::{AdcRange, ExperimentFile, HardwareGenes};
 use crate::network::arch::{MacroArch, StageArch};
 use crate::search::{Gene, GeneKind, Genome, Space};
 use rand::Rng;
@@ -21,10 +21,30 @@ pub struct HardwareChoice {
     pub tile: u32,
     /// DAC bits.
     pub dac_bits: u32,
+    /// Magnitude bits per read (0 = one read).
+    #[serde(default)]
+    pub bits_per_read: u32,
+    /// Rows read at once (0 = the whole tile).
+    #[serde(default)]
+    pub rows_parallel: u32,
+    /// Bits per device of sliced weights.
+    #[serde(default = "one")]
+    pub cell_bits: u32,
     /// ADC bits.
     pub adc_bits: u32,
+    /// ADC range.
+    #[serde(default = "aihwkit_range")]
+    pub adc_range: AdcRange,
     /// Columns per ADC.
     pub cols_per_adc: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn aihwkit_range() -> AdcRange {
+    AdcRange::Aihwkit
 }
 
 impl HardwareChoice {
@@ -33,7 +53,11 @@ impl HardwareChoice {
         HardwareGenes {
             tile: self.tile,
             dac_bits: self.dac_bits,
+            bits_per_read: self.bits_per_read,
+            rows_parallel: self.rows_parallel,
+            cell_bits: self.cell_bits,
             adc_bits: self.adc_bits,
+            adc_range: self.adc_range,
             cols_per_adc: self.cols_per_adc,
         }
     }
@@ -87,8 +111,27 @@ impl Candidate {
         let bits: Vec<String> = self.weight_bits.iter().map(u32::to_string).collect();
         let prune: Vec<String> = self.prune.iter().map(f64::to_string).collect();
         let h = &self.hardware;
+        // The genes of the one-chip description appear only when they differ from a single
+        // multi-bit read of every row of continuous or 1-bit-cell weights with aihwkit's ADC
+        // range, so that the lines of earlier runs keep their form.
+        let mut read = String::new();
+        if h.bits_per_read > 0 {
+            read.push_str(&format!(" r{}", h.bits_per_read));
+        }
+        if h.rows_parallel > 0 {
+            read.push_str(&format!(" g{}", h.rows_parallel));
+        }
+        if h.cell_bits != 1 {
+            read.push_str(&format!(" cell{}", h.cell_bits));
+        }
+        let range = match h.adc_range {
+            AdcRange::Aihwkit => "",
+            AdcRange::Full => "-full",
+            AdcRange::Fixed => "-fixed",
+            AdcRange::Calibrated => "-cal",
+        };
         format!(
-            "stem{} | {} | w{} p{} | {} t{} dac{} adc{} c{}",
+            "stem{} | {} | w{} p{} | {} t{} dac{}{read} adc{}{range} c{}",
             self.stem,
             stages.join(" "),
             bits.join(","),
@@ -100,6 +143,21 @@ impl Candidate {
             h.cols_per_adc
         )
     }
+}
+
+/// The hardware keys in genome order, with their option counts.
+fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static str, usize); 9] {
+    [
+        ("device", h.devices.len()),
+        ("tile", h.tile_sizes.len()),
+        ("dac_bits", h.dac_bits.len()),
+        ("bits_per_read", h.bits_per_read.len()),
+        ("rows_parallel", h.rows_parallel.len()),
+        ("cell_bits", h.cell_bits.len()),
+        ("adc_bits", h.adc_bits.len()),
+        ("adc_range", h.adc_ranges.len()),
+        ("cols_per_adc", h.cols_per_adc.len()),
+    ]
 }
 
 /// The genes of an experiment and their option lists.
@@ -152,12 +210,13 @@ impl JointSpace {
                 f.compression.prune_fractions.len(),
             );
         }
+        // A hardware key with one option is fixed, not a gene.
         let h = &f.hardware;
-        gene("device".into(), h.devices.len());
-        gene("tile".into(), h.tile_sizes.len());
-        gene("dac_bits".into(), h.dac_bits.len());
-        gene("adc_bits".into(), h.adc_bits.len());
-        gene("cols_per_adc".into(), h.cols_per_adc.len());
+        for (name, options) in hardware_genes(h) {
+            if options > 1 {
+                gene(name.into(), options);
+            }
+        }
         Space { genes }
     }
 
@@ -183,12 +242,17 @@ impl JointSpace {
             prune.push(f.compression.prune_fractions[next()]);
         }
         let h = &f.hardware;
+        let mut pick = |options: usize| if options > 1 { next() } else { 0 };
         let hardware = HardwareChoice {
-            device: h.devices[next()].clone(),
-            tile: h.tile_sizes[next()],
-            dac_bits: h.dac_bits[next()],
-            adc_bits: h.adc_bits[next()],
-            cols_per_adc: h.cols_per_adc[next()],
+            device: h.devices[pick(h.devices.len())].clone(),
+            tile: h.tile_sizes[pick(h.tile_sizes.len())],
+            dac_bits: h.dac_bits[pick(h.dac_bits.len())],
+            bits_per_read: h.bits_per_read[pick(h.bits_per_read.len())],
+            rows_parallel: h.rows_parallel[pick(h.rows_parallel.len())],
+            cell_bits: h.cell_bits[pick(h.cell_bits.len())],
+            adc_bits: h.adc_bits[pick(h.adc_bits.len())],
+            adc_range: h.adc_ranges[pick(h.adc_ranges.len())],
+            cols_per_adc: h.cols_per_adc[pick(h.cols_per_adc.len())],
         };
         Candidate {
             stem,

@@ -5,7 +5,8 @@
 use super::analog_mvm::analog_mvm;
 use super::gdc_readout::gdc_readout;
 use super::program_conductances::{ProgrammedArrays, program_conductances};
-use crate::backend::params::{MvmParams, ProgramParams, ReadoutParams};
+use super::sliced_mvm::sliced_mvm;
+use crate::backend::params::{MvmParams, ProgramParams, ReadoutParams, SlicedParams};
 use crate::backend::{Conductances, WeightState};
 use crate::error::Result;
 use crate::physics::mapping::TileGrid;
@@ -15,7 +16,7 @@ use std::sync::OnceLock;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuBackend;
 
-/// A layer programmed on the CPU.
+/// A layer programmed on the CPU: the devices of every slice, (slices, n_out, n_in).
 #[derive(Debug)]
 pub struct CpuLayer {
     pub(super) grid: TileGrid,
@@ -25,13 +26,27 @@ pub struct CpuLayer {
     w_now: Vec<f32>,
     /// |w_now|, made on first use by the weight read noise.
     w_abs: OnceLock<Vec<f32>>,
+    /// Drift-compensation gain per tile (aihwkit chip), or output scale per tile (sliced).
     gains: Vec<f32>,
+    /// ADC half-range per (layer row group, slice) of the sliced chip.
+    ranges: Vec<f32>,
 }
 
 impl CpuLayer {
-    /// Effective weights at inference time, (n_out, n_in).
+    /// Effective weights at inference time, (slices, n_out, n_in).
     pub fn weights(&self) -> &[f32] {
         &self.w_now
+    }
+
+    /// The ADC half-range of every conversion of a sliced layer, at `(layer row group) *
+    /// slices + slice` (empty on aihwkit's chip).
+    pub fn ranges(&self) -> &[f32] {
+        &self.ranges
+    }
+
+    fn w_abs(&self) -> &[f32] {
+        self.w_abs
+            .get_or_init(|| self.w_now.iter().map(|v| v.abs()).collect())
     }
 }
 
@@ -43,7 +58,7 @@ impl CpuBackend {
         scales: &[f32],
         params: &ProgramParams,
     ) -> Result<CpuLayer> {
-        let n = grid.n_out * grid.n_in;
+        let n = grid.n_out * grid.n_in * params.slices.max(1) as usize;
         let mut layer = CpuLayer {
             grid: *grid,
             g_pos: vec![0.0; n],
@@ -52,6 +67,7 @@ impl CpuBackend {
             w_now: vec![0.0; n],
             w_abs: OnceLock::new(),
             gains: vec![1.0; grid.tiles()],
+            ranges: Vec::new(),
         };
         let arrays = ProgrammedArrays {
             g_pos: &mut layer.g_pos,
@@ -90,20 +106,41 @@ impl CpuBackend {
         params: &MvmParams,
     ) -> Result<Vec<f32>> {
         let mut y = vec![0.0; params.batch as usize * layer.grid.n_out];
-        let w_abs = (params.periphery.w_noise > 0.0).then(|| {
-            layer
-                .w_abs
-                .get_or_init(|| layer.w_now.iter().map(|v| v.abs()).collect())
-        });
-        analog_mvm(
+        let w_abs = (params.periphery.w_noise > 0.0).then(|| layer.w_abs());
+        analog_mvm(params, x, &layer.w_now, w_abs, &layer.gains, &mut y);
+        Ok(y)
+    }
+
+    pub(super) fn set_ranges_chip(&self, layer: &mut CpuLayer, ranges: &[f32]) -> Result<()> {
+        layer.ranges = ranges.to_vec();
+        Ok(())
+    }
+
+    pub(super) fn sliced_mvm_chip(
+        &self,
+        layer: &CpuLayer,
+        x: &[f32],
+        params: &SlicedParams,
+    ) -> Result<Vec<f32>> {
+        let mut y = vec![0.0; params.batch as usize * layer.grid.n_out];
+        let w_abs = (params.w_noise > 0.0).then(|| layer.w_abs());
+        sliced_mvm(
             params,
             x,
             &layer.w_now,
-            w_abs.map(Vec::as_slice),
+            w_abs,
             &layer.gains,
+            &layer.ranges,
             &mut y,
         );
         Ok(y)
+    }
+
+    pub(super) fn weights_chip(&self, layer: &CpuLayer, state: WeightState) -> Result<Vec<f32>> {
+        Ok(match state {
+            WeightState::Programmed => layer.w_prog.clone(),
+            WeightState::Now => layer.w_now.clone(),
+        })
     }
 
     pub(super) fn conductances_chip(&self, layer: &CpuLayer) -> Result<Conductances> {

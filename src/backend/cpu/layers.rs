@@ -9,8 +9,8 @@
 use super::chip::{CpuBackend, CpuLayer};
 use super::gemm::matmul_parallel;
 use super::network_ops as ops;
-use crate::backend::ChipLayer;
-use crate::backend::params::{MvmParams, OpParams};
+use crate::backend::params::{MvmParams, OpParams, SlicedParams};
+use crate::backend::{ChipLayer, LayerParams};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -30,7 +30,7 @@ enum Matrix {
     /// Exact f32 weights (n_out, n_in), row-major: the float reference, one "chip".
     Exact(Vec<f32>),
     /// Per chip: the programmed layer and its forward parameters.
-    Analog(Vec<(CpuLayer, MvmParams)>),
+    Analog(Vec<(CpuLayer, LayerParams)>),
 }
 
 /// Bytes of im2col patches built at a time: the block stays in the cores' caches between
@@ -139,15 +139,28 @@ impl CpuBackend {
             }
             Matrix::Analog(chips) => {
                 let (programmed, params) = &chips[chip];
-                let params = MvmParams {
-                    batch: u32::try_from(rows)
-                        .map_err(|_| Error::Shape(format!("a batch of {rows} vectors")))?,
-                    row_offset,
-                    ..*params
-                };
+                let batch = u32::try_from(rows)
+                    .map_err(|_| Error::Shape(format!("a batch of {rows} vectors")))?;
                 // The images were checked once, and the weights are finite: activations stay
-                // finite short of an f32 overflow.
-                let mut y = self.mvm_chip(programmed, x, &params)?;
+                // finite short of an f32 overflow (which the executor then names).
+                let mut y = match *params {
+                    LayerParams::Aihwkit(p) => {
+                        let p = MvmParams {
+                            batch,
+                            row_offset,
+                            ..p
+                        };
+                        self.mvm_chip(programmed, x, &p)?
+                    }
+                    LayerParams::Sliced(p) => {
+                        let p = SlicedParams {
+                            batch,
+                            row_offset,
+                            ..p
+                        };
+                        self.sliced_mvm_chip(programmed, x, &p)?
+                    }
+                };
                 if let Some(bias) = &layer.bias {
                     for row in y.chunks_mut(layer.n_out) {
                         row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);

@@ -8,14 +8,16 @@ pub mod gemm;
 mod layers;
 pub mod network_ops;
 mod program_conductances;
+mod sliced_mvm;
 
 pub use analog_mvm::analog_mvm;
 pub use chip::{CpuBackend, CpuLayer};
 pub use gdc_readout::gdc_readout;
 pub use layers::CpuStack;
 pub use program_conductances::{ProgrammedArrays, program_conductances};
+pub use sliced_mvm::{adc_convert, dac_digits, sliced_mvm, sliced_profile};
 
-use super::params::{MvmParams, OpParams, ProgramParams, ReadoutParams};
+use super::params::{MvmParams, OpParams, ProgramParams, ReadoutParams, SlicedParams};
 use super::{Backend, ChipLayer, Conductances, WeightState};
 use crate::error::Result;
 use crate::physics::mapping::TileGrid;
@@ -61,8 +63,20 @@ impl Backend for CpuBackend {
         self.conductances_chip(layer)
     }
 
+    fn set_ranges(&self, layer: &mut CpuLayer, ranges: &[f32]) -> Result<()> {
+        self.set_ranges_chip(layer, ranges)
+    }
+
+    fn sliced_mvm(&self, layer: &CpuLayer, x: &[f32], params: &SlicedParams) -> Result<Vec<f32>> {
+        self.sliced_mvm_chip(layer, x, params)
+    }
+
+    fn weights(&self, layer: &CpuLayer, state: WeightState) -> Result<Vec<f32>> {
+        self.weights_chip(layer, state)
+    }
+
     /// One: the cores are busy with one chip already, and a set of one keeps memory low.
-    fn chips_per_set(&self, _: &[TileGrid], _: usize, _: usize) -> Result<usize> {
+    fn chips_per_set(&self, _: &[(TileGrid, usize)], _: usize, _: usize) -> Result<usize> {
         Ok(1)
     }
 

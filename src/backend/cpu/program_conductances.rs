@@ -35,13 +35,13 @@ struct Draws {
 }
 
 impl Draws {
-    fn refresh(&mut self, p: &ProgramParams, dev: &DeviceParams, block: u32) {
+    fn refresh(&mut self, p: &ProgramParams, dev: &DeviceParams, block: u32, slice: u32) {
         if self.block == Some(block) {
             return;
         }
         self.block = Some(block);
         let key = [p.key_lo, p.key_hi];
-        let ctr = |purpose: Purpose| [block, 0, p.stream, purpose as u32];
+        let ctr = |purpose: Purpose| [block, slice, p.stream, purpose as u32];
         if dev.model != MODEL_IDEAL {
             self.prog = [
                 normals4(ctr(Purpose::ProgPos), key),
@@ -94,10 +94,12 @@ fn program_one(
     (g_prog, g_now)
 }
 
-/// Programs rows `p.row_offset .. p.row_offset + p.n_rows` of a layer.
+/// Programs rows `p.row_offset .. p.row_offset + p.n_rows` of a layer, of every slice.
 ///
-/// `w` holds those rows of the layer's weights, (n_rows, n_in); `scales` the conductance
-/// scale of every tile of the layer. The CPU always writes `w_now` untransposed.
+/// `w` holds those rows of the layer's weights, (slices, n_rows, n_in); `scales` the
+/// conductance scale of every tile of the layer. Slice `s` draws its devices with counter
+/// word 1 = `s`; with `p.one_sided` the negative device is absent. The CPU always writes
+/// `w_now` untransposed.
 pub fn program_conductances(
     p: &ProgramParams,
     scales: &[f32],
@@ -114,14 +116,15 @@ pub fn program_conductances(
         .zip(out.w_now.par_chunks_mut(n_in))
         .enumerate()
         .for_each(|(i, ((((w_row, gp_row), gn_row), wp_row), wn_row))| {
-            let row = p.row_offset + i as u32;
+            let slice = i as u32 / p.n_rows.max(1);
+            let row = p.row_offset + i as u32 % p.n_rows.max(1);
             let o = group_of(row, p.n_out, p.out_groups);
             let mut draws = Draws::default();
             for j in 0..n_in {
                 let g = group_of(j as u32, p.n_in, p.in_groups);
                 let scale = scales[(g * p.out_groups + o) as usize];
                 let e = row * p.n_in + j as u32;
-                draws.refresh(p, &dev, e >> 2);
+                draws.refresh(p, &dev, e >> 2, slice);
                 let lane = (e & 3) as usize;
                 let target_pos = quantize_conductance(
                     (w_row[j] * scale).clamp(0.0, dev.g_max),
@@ -134,7 +137,11 @@ pub fn program_conductances(
                     p.weight_levels,
                 );
                 let (gp, gp_now) = program_one(&dev, &draws, 0, lane, target_pos);
-                let (gn, gn_now) = program_one(&dev, &draws, 1, lane, target_neg);
+                let (gn, gn_now) = if p.one_sided == 1 {
+                    (0.0, 0.0)
+                } else {
+                    program_one(&dev, &draws, 1, lane, target_neg)
+                };
                 gp_row[j] = gp;
                 gn_row[j] = gn;
                 wp_row[j] = (gp - gn) / scale;

@@ -4,7 +4,7 @@
 
 use super::context::{GpuContext, is_hardware};
 use super::shaders::{Kernel, MVM_ROWS, PROGRAM_WORKGROUP, READOUT_WORKGROUP};
-use crate::backend::params::{MvmParams, ProgramParams, ReadoutParams};
+use crate::backend::params::{MvmParams, ProgramParams, ReadoutParams, SlicedParams};
 use crate::backend::{Conductances, WeightState};
 use crate::error::{Error, Result};
 use crate::physics::mapping::TileGrid;
@@ -54,13 +54,23 @@ pub(super) struct ColumnChunk {
 /// A layer programmed on the GPU.
 pub struct GpuLayer {
     pub(super) grid: TileGrid,
+    /// Weight matrices programmed one after another in every chunk.
+    pub(super) slices: usize,
     pub(super) chunks: Vec<ColumnChunk>,
+    /// Drift-compensation gain per tile (aihwkit chip), or output scale per tile (sliced).
     gains: wgpu::Buffer,
+    /// ADC half-range per (layer row group, slice) of the sliced chip.
+    pub(super) ranges: wgpu::Buffer,
 }
 
-/// Splits the output groups into runs whose `rows x n_in` floats fit `max_binding` bytes.
-pub(super) fn plan_chunks(grid: &TileGrid, max_binding: u64) -> Result<Vec<(usize, usize)>> {
-    let row_bytes = 4 * grid.n_in as u64;
+/// Splits the output groups into runs whose `slices x rows x n_in` floats fit `max_binding`
+/// bytes.
+pub(super) fn plan_chunks(
+    grid: &TileGrid,
+    slices: usize,
+    max_binding: u64,
+) -> Result<Vec<(usize, usize)>> {
+    let row_bytes = 4 * (grid.n_in * slices) as u64;
     let mut chunks = Vec::new();
     let mut first = 0;
     let mut rows = 0u64;
@@ -95,14 +105,20 @@ impl GpuBackend {
         let scales_buffer = ctx.upload("scales", scales);
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         let mut chunks = Vec::new();
-        for (group_first, group_count) in plan_chunks(grid, ctx.max_binding)? {
+        let slices = params.slices.max(1) as usize;
+        let per_slice = grid.n_out * grid.n_in;
+        for (group_first, group_count) in plan_chunks(grid, slices, ctx.max_binding)? {
             let row_start = grid.out_range(group_first).start;
             let rows = grid.out_range(group_first + group_count - 1).end - row_start;
-            let n = rows * grid.n_in;
-            let weights = ctx.upload(
-                "weights",
-                &w[row_start * grid.n_in..row_start * grid.n_in + n],
-            );
+            let n = slices * rows * grid.n_in;
+            // The chunk's rows of every slice, one slice after another.
+            let chunk_weights: Vec<f32> = (0..slices)
+                .flat_map(|s| {
+                    let start = s * per_slice + row_start * grid.n_in;
+                    w[start..start + rows * grid.n_in].iter().copied()
+                })
+                .collect();
+            let weights = ctx.upload("weights", &chunk_weights);
             let chunk = ColumnChunk {
                 group_first,
                 group_count,
@@ -140,8 +156,10 @@ impl GpuBackend {
         ctx.submit(encoder)?;
         Ok(GpuLayer {
             grid: *grid,
+            slices,
             chunks,
             gains: ctx.upload("gains", &vec![1.0; grid.tiles()]),
+            ranges: ctx.storage("ranges", 1),
         })
     }
 
@@ -244,13 +262,99 @@ impl GpuBackend {
     }
 
     pub(super) fn conductances_chip(&self, layer: &GpuLayer) -> Result<Conductances> {
-        let mut g_pos = Vec::with_capacity(layer.grid.n_out * layer.grid.n_in);
-        let mut g_neg = Vec::with_capacity(g_pos.capacity());
+        Ok(Conductances {
+            g_pos: self.gather(layer, |c| &c.g_pos, false)?,
+            g_neg: self.gather(layer, |c| &c.g_neg, false)?,
+        })
+    }
+
+    /// A per-chunk array of every slice, (slices, rows, n_in) per chunk or its transpose,
+    /// as one (slices, n_out, n_in) array.
+    fn gather(
+        &self,
+        layer: &GpuLayer,
+        buffer: impl Fn(&ColumnChunk) -> &wgpu::Buffer,
+        transposed: bool,
+    ) -> Result<Vec<f32>> {
+        let (n_out, n_in) = (layer.grid.n_out, layer.grid.n_in);
+        let mut all = vec![0.0; layer.slices * n_out * n_in];
         for chunk in &layer.chunks {
-            let n = chunk.rows * layer.grid.n_in;
-            g_pos.extend(self.ctx.download(&chunk.g_pos, n)?);
-            g_neg.extend(self.ctx.download(&chunk.g_neg, n)?);
+            let n = chunk.rows * n_in;
+            let values = self.ctx.download(buffer(chunk), layer.slices * n)?;
+            for s in 0..layer.slices {
+                for r in 0..chunk.rows {
+                    for j in 0..n_in {
+                        let v = if transposed {
+                            values[s * n + j * chunk.rows + r]
+                        } else {
+                            values[s * n + r * n_in + j]
+                        };
+                        all[(s * n_out + chunk.row_start + r) * n_in + j] = v;
+                    }
+                }
+            }
         }
-        Ok(Conductances { g_pos, g_neg })
+        Ok(all)
+    }
+
+    pub(super) fn weights_chip(&self, layer: &GpuLayer, state: WeightState) -> Result<Vec<f32>> {
+        match state {
+            WeightState::Programmed => self.gather(layer, |c| &c.w_prog, false),
+            WeightState::Now => self.gather(layer, |c| &c.w_now_t, true),
+        }
+    }
+
+    pub(super) fn set_ranges_chip(&self, layer: &mut GpuLayer, ranges: &[f32]) -> Result<()> {
+        layer.ranges = self.ctx.upload("ranges", ranges);
+        self.ctx.check()
+    }
+
+    pub(super) fn sliced_mvm_chip(
+        &self,
+        layer: &GpuLayer,
+        x: &[f32],
+        params: &SlicedParams,
+    ) -> Result<Vec<f32>> {
+        let ctx = &self.ctx;
+        let (n_in, n_out) = (layer.grid.n_in, layer.grid.n_out);
+        let batch = params.batch as usize;
+        let widest = 4 * n_in.max(n_out) as u64;
+        let rows_per_chunk = ((ctx.max_binding / widest) as usize).clamp(1, 65_535);
+        let capacity = rows_per_chunk.min(batch);
+        let x_buffer = ctx.storage("x", capacity * n_in);
+        let y_buffer = ctx.storage("y", capacity * n_out);
+        let staging = ctx.staging(capacity * n_out);
+        let mut y = Vec::with_capacity(batch * n_out);
+        for start in (0..batch).step_by(rows_per_chunk) {
+            let rows = rows_per_chunk.min(batch - start);
+            let x_chunk = &x[start * n_in..(start + rows) * n_in];
+            ctx.queue
+                .write_buffer(&x_buffer, 0, bytemuck::cast_slice(x_chunk));
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            let mut uniforms = Vec::with_capacity(layer.chunks.len());
+            for chunk in &layer.chunks {
+                let chunk_params = SlicedParams {
+                    batch: rows as u32,
+                    group_first: chunk.group_first as u32,
+                    col_offset: chunk.row_start as u32,
+                    chunk_cols: chunk.rows as u32,
+                    row_offset: params.row_offset + start as u32,
+                    ..*params
+                };
+                uniforms.push(ctx.uniform(&chunk_params));
+                let buffers = [
+                    uniforms.last().expect("pushed"),
+                    &x_buffer,
+                    &chunk.w_now_t,
+                    &layer.gains,
+                    &layer.ranges,
+                    &y_buffer,
+                ];
+                let groups = (rows as u32, chunk.group_count as u32);
+                ctx.dispatch(&mut encoder, Kernel::SlicedMvm, &buffers, groups);
+            }
+            y.extend(ctx.submit_and_read(encoder, &y_buffer, &staging, rows * n_out)?);
+        }
+        Ok(y)
     }
 }

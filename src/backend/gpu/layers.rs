@@ -10,8 +10,8 @@
 use super::chip::{GpuBackend, GpuLayer, plan_chunks};
 use super::context::GpuContext;
 use super::shaders::{Kernel, MVM_ROWS, OPS_WORKGROUP};
-use crate::backend::ChipLayer;
-use crate::backend::params::{MvmParams, OpParams};
+use crate::backend::params::{MvmParams, OpParams, SlicedParams};
+use crate::backend::{ChipLayer, LayerParams};
 use crate::error::{Error, Result};
 use crate::physics::mapping::TileGrid;
 
@@ -30,7 +30,7 @@ struct StackedChunk {
     group_count: usize,
     row_start: usize,
     rows: usize,
-    /// (chips, n_in, rows).
+    /// (chips, slices, n_in, rows).
     w_now_t: wgpu::Buffer,
 }
 
@@ -39,10 +39,12 @@ pub struct GpuStack {
     grid: TileGrid,
     chips: usize,
     /// The first chip's forward parameters; chip z draws from stream `stream + z`.
-    params: MvmParams,
+    params: LayerParams,
     chunks: Vec<StackedChunk>,
-    /// (chips, tiles).
+    /// (chips, tiles): drift-compensation gains or, sliced, output scales.
     gains: wgpu::Buffer,
+    /// ADC half-ranges of the sliced chip, shared by the chips.
+    ranges: wgpu::Buffer,
     /// Ones, then the bias: the bias as a per-channel affine.
     bias: Option<wgpu::Buffer>,
     /// The inputs mapped when some were pruned: their count, and their indices as exact
@@ -60,16 +62,16 @@ impl GpuBackend {
     /// See [`crate::backend::Backend::chips_per_set`].
     pub(super) fn set_size(
         &self,
-        grids: &[TileGrid],
+        grids: &[(TileGrid, usize)],
         floats_per_image: usize,
         batch: usize,
     ) -> Result<usize> {
         let max_binding = self.ctx.max_binding as usize;
         let mut widest_chunk = 1;
-        for grid in grids {
-            for (first, count) in plan_chunks(grid, self.ctx.max_binding)? {
+        for (grid, slices) in grids {
+            for (first, count) in plan_chunks(grid, *slices, self.ctx.max_binding)? {
                 let rows = grid.out_range(first + count - 1).end - grid.out_range(first).start;
-                widest_chunk = widest_chunk.max(4 * rows * grid.n_in);
+                widest_chunk = widest_chunk.max(4 * rows * grid.n_in * slices);
             }
         }
         let per_image = 4 * floats_per_image.max(1);
@@ -107,12 +109,13 @@ impl GpuBackend {
             ));
         };
         let count = chips.len();
+        let slices = first.layer.slices;
         let chunks = first
             .layer
             .chunks
             .iter()
             .map(|c| {
-                let n = c.rows * grid.n_in;
+                let n = slices * c.rows * grid.n_in;
                 if (count * n * 4) as u64 > ctx.max_binding {
                     return Err(Error::Gpu(format!(
                         "{count} chips of a {} x {} layer exceed the adapter's {}-byte binding limit",
@@ -134,17 +137,14 @@ impl GpuBackend {
         for (z, chip) in chips.iter().enumerate() {
             // The kernel derives chip z's stream from the first's: the chips must be
             // consecutive instances of one layer and seed.
-            let expected = MvmParams {
-                stream: params.stream + z as u32,
-                ..params
-            };
-            if chip.params != expected || chip.layer.grid != *grid {
+            let expected = params.with_stream_offset(z as u32);
+            if chip.params != expected || chip.layer.grid != *grid || chip.layer.slices != slices {
                 return Err(Error::Shape(
                     "stacked chips must be consecutive instances of one layer and seed".into(),
                 ));
             }
             for (stacked, chunk) in chunks.iter().zip(&chip.layer.chunks) {
-                let bytes = (4 * chunk.rows * grid.n_in) as u64;
+                let bytes = (4 * slices * chunk.rows * grid.n_in) as u64;
                 encoder.copy_buffer_to_buffer(
                     &chunk.w_now_t,
                     0,
@@ -155,6 +155,15 @@ impl GpuBackend {
             }
             gains.extend_from_slice(&chip.gains);
         }
+        // The ranges are the layer's, whatever the chip: the first chip's serve them all.
+        let ranges = ctx.storage("ranges", first.layer.ranges.size() as usize / 4);
+        encoder.copy_buffer_to_buffer(
+            &first.layer.ranges,
+            0,
+            &ranges,
+            0,
+            first.layer.ranges.size(),
+        );
         ctx.submit(encoder)?;
         let bias = bias.map(|b| {
             let ones_then_bias = [vec![1.0; b.len()], b.to_vec()].concat();
@@ -177,6 +186,7 @@ impl GpuBackend {
             params,
             chunks,
             gains: ctx.upload("gains", &gains),
+            ranges,
             bias,
             kept,
         })
@@ -256,26 +266,58 @@ impl GpuBackend {
         let y = ctx.storage("activation", len);
         let blocks = vectors.div_ceil(MVM_ROWS).clamp(1, 65_535) as u32;
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        let batch = u32::try_from(vectors)
+            .map_err(|_| Error::Shape(format!("{vectors} vectors in one pass")))?;
         for chunk in &layer.chunks {
-            let params = MvmParams {
-                batch: u32::try_from(vectors)
-                    .map_err(|_| Error::Shape(format!("{vectors} vectors in one pass")))?,
-                row_offset,
-                group_first: chunk.group_first as u32,
-                col_offset: chunk.row_start as u32,
-                chunk_cols: chunk.rows as u32,
-                ..layer.params
-            };
-            let uniform = ctx.uniform(&params);
-            let buffers = [
-                (0, &uniform),
-                (1, x),
-                (2, &chunk.w_now_t),
-                (3, &layer.gains),
-                (4, &y),
-            ];
-            let groups = [blocks, chunk.group_count as u32, layer.chips as u32];
-            ctx.dispatch_bound(&mut encoder, Kernel::AnalogMvm, &buffers, groups);
+            let (group_first, col_offset, chunk_cols) = (
+                chunk.group_first as u32,
+                chunk.row_start as u32,
+                chunk.rows as u32,
+            );
+            match layer.params {
+                LayerParams::Aihwkit(p) => {
+                    let params = MvmParams {
+                        batch,
+                        row_offset,
+                        group_first,
+                        col_offset,
+                        chunk_cols,
+                        ..p
+                    };
+                    let uniform = ctx.uniform(&params);
+                    let buffers = [
+                        (0, &uniform),
+                        (1, x),
+                        (2, &chunk.w_now_t),
+                        (3, &layer.gains),
+                        (4, &y),
+                    ];
+                    let groups = [blocks, chunk.group_count as u32, layer.chips as u32];
+                    ctx.dispatch_bound(&mut encoder, Kernel::AnalogMvm, &buffers, groups);
+                }
+                LayerParams::Sliced(p) => {
+                    let params = SlicedParams {
+                        batch,
+                        row_offset,
+                        group_first,
+                        col_offset,
+                        chunk_cols,
+                        ..p
+                    };
+                    let uniform = ctx.uniform(&params);
+                    let buffers = [
+                        (0, &uniform),
+                        (1, x),
+                        (2, &chunk.w_now_t),
+                        (3, &layer.gains),
+                        (4, &layer.ranges),
+                        (5, &y),
+                    ];
+                    let vectors = vectors.clamp(1, 65_535) as u32;
+                    let groups = [vectors, chunk.group_count as u32, layer.chips as u32];
+                    ctx.dispatch_bound(&mut encoder, Kernel::SlicedMvm, &buffers, groups);
+                }
+            }
         }
         ctx.queue.submit([encoder.finish()]);
         if let Some(bias) = &layer.bias {

@@ -14,9 +14,11 @@ mod shaders;
 pub use chip::{GpuBackend, GpuLayer};
 pub use context::is_hardware;
 pub use layers::{DeviceBatch, GpuStack};
-pub use shaders::{Kernel, MVM_ROWS, OPS_WORKGROUP, PROGRAM_WORKGROUP, READOUT_WORKGROUP};
+pub use shaders::{
+    Kernel, MVM_ROWS, OPS_WORKGROUP, PROGRAM_WORKGROUP, READOUT_WORKGROUP, SLICED_WORKGROUP,
+};
 
-use super::params::{MvmParams, OpParams, ProgramParams, ReadoutParams};
+use super::params::{MvmParams, OpParams, ProgramParams, ReadoutParams, SlicedParams};
 use super::{Backend, ChipLayer, Conductances, WeightState};
 use crate::error::Result;
 use crate::physics::mapping::TileGrid;
@@ -65,9 +67,21 @@ impl Backend for GpuBackend {
         self.conductances_chip(layer)
     }
 
+    fn set_ranges(&self, layer: &mut GpuLayer, ranges: &[f32]) -> Result<()> {
+        self.set_ranges_chip(layer, ranges)
+    }
+
+    fn sliced_mvm(&self, layer: &GpuLayer, x: &[f32], params: &SlicedParams) -> Result<Vec<f32>> {
+        self.sliced_mvm_chip(layer, x, params)
+    }
+
+    fn weights(&self, layer: &GpuLayer, state: WeightState) -> Result<Vec<f32>> {
+        self.weights_chip(layer, state)
+    }
+
     fn chips_per_set(
         &self,
-        grids: &[TileGrid],
+        grids: &[(TileGrid, usize)],
         floats_per_image: usize,
         batch: usize,
     ) -> Result<usize> {

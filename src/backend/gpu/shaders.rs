@@ -2,6 +2,7 @@
 //! Every kernel is the host's constants (the workgroup sizes the dispatches are counted in,
 //! written here once), `common.wgsl`, then its own file.
 
+use crate::config::chip::MAX_TILE;
 /// Helpers prepended to every kernel.
 const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 
@@ -16,6 +17,11 @@ pub const MVM_ROWS: usize = 2;
 /// output value.
 pub const OPS_WORKGROUP: usize = 256;
 
+/// Invocations per workgroup of `sliced_mvm` (its `SWG`): one workgroup per input vector,
+/// each invocation `MAX_TILE / SLICED_WORKGROUP` columns of the largest tile (`SCOLS`), the
+/// tile's rows held in workgroup memory (`SMAX_K`).
+pub const SLICED_WORKGROUP: usize = 64;
+
 /// A compute kernel of the engine; each has a CPU twin of the same name in
 /// `backend::cpu`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +32,8 @@ pub enum Kernel {
     AnalogMvm,
     /// `shaders/gdc_readout.wgsl`.
     GdcReadout,
+    /// `shaders/sliced_mvm.wgsl`: the sliced chip's MVM.
+    SlicedMvm,
     /// `shaders/network_ops.wgsl`: NCHW images to normalised channels-last activations.
     NormalizeInput,
     /// `shaders/network_ops.wgsl`: convolution patches.
@@ -48,10 +56,11 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 12] = [
+    pub const ALL: [Kernel; 13] = [
         Kernel::ProgramConductances,
         Kernel::AnalogMvm,
         Kernel::GdcReadout,
+        Kernel::SlicedMvm,
         Kernel::NormalizeInput,
         Kernel::Im2col,
         Kernel::SelectColumns,
@@ -69,6 +78,7 @@ impl Kernel {
             Kernel::ProgramConductances => "program_conductances",
             Kernel::AnalogMvm => "analog_mvm",
             Kernel::GdcReadout => "gdc_readout",
+            Kernel::SlicedMvm => "sliced_mvm",
             Kernel::NormalizeInput => "normalize_input",
             Kernel::Im2col => "im2col",
             Kernel::SelectColumns => "select_columns",
@@ -82,12 +92,13 @@ impl Kernel {
     }
 
     /// The invocations per workgroup the host counts a dispatch of this kernel in, one per
-    /// item; `None` for `analog_mvm`, whose workgroups take [`MVM_ROWS`] input vectors each.
+    /// item; `None` for `analog_mvm`, whose workgroups take [`MVM_ROWS`] input vectors each,
+    /// and `sliced_mvm`, whose workgroups take one.
     pub fn workgroup_size(self) -> Option<usize> {
         match self {
             Kernel::ProgramConductances => Some(PROGRAM_WORKGROUP),
             Kernel::GdcReadout => Some(READOUT_WORKGROUP),
-            Kernel::AnalogMvm => None,
+            Kernel::AnalogMvm | Kernel::SlicedMvm => None,
             _ => Some(OPS_WORKGROUP),
         }
     }
@@ -98,6 +109,10 @@ impl Kernel {
             Kernel::ProgramConductances => format!("const WORKGROUP: u32 = {PROGRAM_WORKGROUP}u;"),
             Kernel::GdcReadout => format!("const WORKGROUP: u32 = {READOUT_WORKGROUP}u;"),
             Kernel::AnalogMvm => format!("const ROWS: u32 = {MVM_ROWS}u;"),
+            Kernel::SlicedMvm => format!(
+                "const SWG: u32 = {SLICED_WORKGROUP}u;\nconst SMAX_K: u32 = {MAX_TILE}u;\nconst SCOLS: u32 = {}u;",
+                MAX_TILE as usize / SLICED_WORKGROUP
+            ),
             _ => format!("const OPS_WG: u32 = {OPS_WORKGROUP}u;"),
         }
     }
@@ -110,6 +125,7 @@ impl Kernel {
             }
             Kernel::AnalogMvm => include_str!("../../../shaders/analog_mvm.wgsl"),
             Kernel::GdcReadout => include_str!("../../../shaders/gdc_readout.wgsl"),
+            Kernel::SlicedMvm => include_str!("../../../shaders/sliced_mvm.wgsl"),
             _ => include_str!("../../../shaders/network_ops.wgsl"),
         };
         format!(
