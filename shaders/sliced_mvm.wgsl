@@ -1,4 +1,5 @@
-// The tiled MVM of the sliced chip: one workgroup per (input vector, output group, chip);
+// The tiled MVM of the sliced chip: one workgroup per (input vector, output group and block
+// of SWG columns, chip), one invocation per column;
 // per tile, noise management and the DAC (integer magnitudes and signs in workgroup memory),
 // then per column, over row groups, phases, reads and weight slices: the conversion's analog
 // partial sum, output and weight read noise, and the ADC over its range, shifted and added
@@ -40,9 +41,8 @@ struct SlicedParams {
     conductance_range: f32,
 }
 
-// Prepended by the host (src/backend/gpu/shaders.rs): SWG, the invocations per workgroup;
-// SMAX_K, the largest tile's rows; SCOLS, columns per invocation (SWG * SCOLS = the largest
-// tile's columns).
+// Prepended by the host (src/backend/gpu/shaders.rs): SWG, the invocations (columns) per
+// workgroup; SMAX_K, the largest tile's rows.
 
 @group(0) @binding(0) var<uniform> p: SlicedParams;
 // Inputs, (chips, batch, n_in).
@@ -133,7 +133,11 @@ fn sliced_mvm(
     @builtin(num_workgroups) grid: vec3<u32>,
     @builtin(local_invocation_index) t: u32,
 ) {
-    let o = p.group_first + wid.y;
+    // Workgroups along y: (output group in this chunk) x (column block of SWG columns); the
+    // host counts the blocks the same way.
+    let col_blocks = (split_size(p.n_out, p.out_groups, 0u) + SWG - 1u) / SWG;
+    let o = p.group_first + wid.y / col_blocks;
+    let col = (wid.y % col_blocks) * SWG + t;
     let c0 = split_start(p.n_out, p.out_groups, o);
     let cols = split_size(p.n_out, p.out_groups, o);
     let key = vec2<u32>(p.key_lo, p.key_hi);
@@ -150,10 +154,7 @@ fn sliced_mvm(
     }
     for (var b = wid.x; b < p.batch; b += grid.x) {
         let row_id = p.row_offset + b;
-        var out: array<f32, SCOLS>;
-        for (var c = 0u; c < SCOLS; c++) {
-            out[c] = 0.0;
-        }
+        var out = 0.0;
         for (var g = 0u; g < p.in_groups; g++) {
             let k0 = split_start(p.n_in, p.in_groups, g);
             let kn = split_size(p.n_in, p.in_groups, g);
@@ -217,11 +218,7 @@ fn sliced_mvm(
                 let groups = (kn + p.rows_parallel - 1u) / p.rows_parallel;
                 let tile = g * p.out_groups + o;
                 let back = out_scale[scale0 + tile] * scale;
-                for (var c = 0u; c < SCOLS; c++) {
-                    let col = t + c * SWG;
-                    if (col >= cols) {
-                        break;
-                    }
+                if (col < cols) {
                     let gc = c0 + col;
                     let wcol = gc - p.col_offset;
                     var acc = 0.0;
@@ -261,16 +258,13 @@ fn sliced_mvm(
                             }
                         }
                     }
-                    out[c] = out[c] + (acc - offset * sum_xq) * back;
+                    out = out + (acc - offset * sum_xq) * back;
                 }
             }
             workgroupBarrier();
         }
-        for (var c = 0u; c < SCOLS; c++) {
-            let col = t + c * SWG;
-            if (col < cols) {
-                y[y0 + b * p.n_out + c0 + col] = out[c];
-            }
+        if (col < cols) {
+            y[y0 + b * p.n_out + c0 + col] = out;
         }
     }
 }

@@ -21,6 +21,7 @@ use imcnas::network::arch::Arch;
 use imcnas::network::{Graph, GraphFile, Network};
 use imcnas::physics::rng::Seed;
 use imcnas::runtime::ChipSet;
+use imcnas::runtime::chips::calibration_inputs;
 use imcnas::runtime::engine::Chip;
 use imcnas::train::{TrainNet, TrainOptions, train};
 use std::path::PathBuf;
@@ -199,9 +200,17 @@ fn chip_set_logits(
     // Sets as large as passes of two images allow: with a small binding limit, several
     // stacked chips and several passes per batch.
     let per_set = ChipSet::chips_per_set(backend, hw, net, 2).unwrap() as u32;
+    // Calibrated ADC ranges from the layer inputs of the first 8 images.
+    let calibration = if hw.adc_range == imcnas::config::AdcRange::Calibrated {
+        calibration_inputs(net, data.images_of(0..8), 1024).unwrap()
+    } else {
+        Vec::new()
+    };
     for first in instances.clone().step_by(per_set as usize) {
         let set = first..instances.end.min(first + per_set);
-        let chips = ChipSet::program(backend, hw, net, Seed(11), set.clone()).unwrap();
+        let chips =
+            ChipSet::program_calibrated(backend, hw, net, Seed(11), set.clone(), &calibration)
+                .unwrap();
         assert_eq!(chips.chips(), set.len());
         for start in (0..data.len()).step_by(500) {
             let end = (start + 500).min(data.len());
@@ -409,6 +418,11 @@ fn cpu_and_gpu_networks_agree() {
             &small,
         ),
         ("pruned", &pruned, "ideal", vec![], gpu),
+        // The sliced chip: bit-serial reads, 8 weight slices, row groups.
+        ("lenet", &lenet, "neurosim-rram-22nm", vec![], gpu),
+        ("every layer", &every, "neurosim-rram-22nm", vec![], &small),
+        ("pruned", &pruned, "neurosim-sram-22nm", vec![], gpu),
+        ("every layer", &every, "crosssim-bitsliced", vec![], &small),
     ];
     for (name, (net, data), preset, overrides, gpu) in cases {
         let hw = config::load(preset, &overrides).unwrap();
@@ -482,6 +496,7 @@ fn evaluations_agree_across_backends() {
         times: vec!["0".parse().unwrap(), "1d".parse().unwrap()],
         seed: 5,
         batch: 128,
+        calibration: None,
     };
     let (cpu, _) = evaluate_counting(&imcnas::backend::cpu::CpuBackend, &hw, &test, &options);
     let (on_gpu, gpu_progress) = evaluate_counting(gpu, &hw, &test, &options);

@@ -4,9 +4,9 @@
 use super::progress::Progress;
 use super::{AnyBackend, BackendChoice, with_backend};
 use anyhow::Context;
-use imcnas::config;
+use imcnas::config::{self, AdcRange};
 use imcnas::data::{self, DatasetName, Split};
-use imcnas::eval::{DriftTime, EvalOptions, evaluate, report};
+use imcnas::eval::{CALIBRATION_IMAGES, DriftTime, EvalOptions, evaluate, report};
 use imcnas::network::Network;
 use std::path::PathBuf;
 
@@ -84,11 +84,24 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         let keep: Vec<usize> = (0..max.min(test.len())).collect();
         test = test.select(&keep);
     }
+    // Calibrated ADC ranges are set on training images, never on those evaluated.
+    let calibration = if hw.adc_range == AdcRange::Calibrated {
+        let train = data::load(name, Split::Train, args.data_dir.as_deref())?;
+        let n = CALIBRATION_IMAGES.min(train.len());
+        eprintln!(
+            "calibrating the ADC ranges on the first {n} training images of {}",
+            train.name
+        );
+        Some(train.images_of(0..n).to_vec())
+    } else {
+        None
+    };
     let options = EvalOptions {
         instances: args.instances,
         times,
         seed: args.seed,
         batch: args.batch,
+        calibration,
     };
     let backend = AnyBackend::open(args.backend)?;
     // Partial results of an interrupted run with the same settings are kept; the key holds

@@ -3,10 +3,10 @@
 use super::{AnyBackend, BackendChoice, with_backend};
 use anyhow::{Context, bail};
 use imcnas::backend::Backend;
-use imcnas::config::{self, HwConfig};
+use imcnas::config::{self, AdcRange, HwConfig};
 use imcnas::io::{Array, read_npy, write_atomic, write_npy};
 use imcnas::physics::rng::Seed;
-use imcnas::runtime::engine::{Chip, program_layer};
+use imcnas::runtime::engine::{Chip, LayerOptions, program_layer_with};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `imcnas mvm`.
@@ -21,7 +21,12 @@ pub struct MvmArgs {
     /// Digital bias, float32 .npy of shape (out,).
     #[arg(long, value_name = "b.npy")]
     bias: Option<PathBuf>,
-    /// Hardware configuration: a TOML file or a preset (ideal, quant-only, aihwkit-default, pcm).
+    /// Calibration inputs, float32 .npy of shape (count, in): the vectors whose partial sums
+    /// set the ADC ranges of `adc.range = "calibrated"` (required there, refused otherwise).
+    #[arg(long, value_name = "X_cal.npy")]
+    calibration: Option<PathBuf>,
+    /// Hardware configuration: a TOML file or a preset (ideal, quant-only, aihwkit-default, pcm,
+    /// neurosim-rram-22nm, crosssim-bitsliced, ...).
     #[arg(long, value_name = "HW.toml|PRESET")]
     config: String,
     /// Override a configuration key, e.g. --set adc.bits=8 (repeatable).
@@ -77,6 +82,28 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
     };
     check_finite(&args.weights, &w.data)?;
     check_finite(&args.inputs, &x.data)?;
+    let calibration = match (&args.calibration, hw.adc_range == AdcRange::Calibrated) {
+        (Some(path), true) => {
+            let c = read_matrix(path, "calibration inputs", 2)?;
+            if c.shape[1] != n_in {
+                bail!(
+                    "shape mismatch: {} is {:?}: calibration inputs need {n_in} columns (the weights' in)",
+                    path.display(),
+                    c.shape
+                );
+            }
+            check_finite(path, &c.data)?;
+            Some(c.data)
+        }
+        (None, true) => bail!(
+            "--calibration X_cal.npy: adc.range \"calibrated\" sets its ranges on calibration inputs"
+        ),
+        (Some(path), false) => bail!(
+            "--calibration {}: only adc.range \"calibrated\" uses calibration inputs",
+            path.display()
+        ),
+        (None, false) => None,
+    };
 
     let backend = AnyBackend::open(args.backend)?;
     let y = with_backend!(&backend, |b| mvm_instances(
@@ -86,8 +113,8 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
         n_out,
         n_in,
         bias.as_deref(),
-        &x.data,
-        batch,
+        (&x.data, batch),
+        calibration.as_deref(),
         args
     ))?;
     let shape = if args.instances > 1 {
@@ -123,8 +150,8 @@ fn mvm_instances<B: Backend>(
     n_out: usize,
     n_in: usize,
     bias: Option<&[f32]>,
-    x: &[f32],
-    batch: usize,
+    (x, batch): (&[f32], usize),
+    calibration: Option<&[f32]>,
     args: &MvmArgs,
 ) -> anyhow::Result<Vec<f32>> {
     let mut y = Vec::with_capacity(args.instances as usize * batch * n_out);
@@ -134,7 +161,11 @@ fn mvm_instances<B: Backend>(
             seed: Seed(args.seed),
             instance,
         };
-        let layer = program_layer(backend, hw, w, (n_out, n_in), bias, 0, chip)?;
+        let options = LayerOptions {
+            weight_bits: None,
+            calibration,
+        };
+        let layer = program_layer_with(backend, hw, (w, (n_out, n_in), bias), 0, chip, &options)?;
         y.extend(layer.forward(backend, x, batch, 0)?);
         if progress {
             eprint!("\rchip instance {}/{}", instance + 1, args.instances);

@@ -9,12 +9,13 @@ pub use crate::config::DriftTime;
 
 use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
-use crate::config::HwConfig;
+use crate::config::{AdcRange, HwConfig};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::physics::rng::Seed;
 use crate::runtime::ChipSet;
+use crate::runtime::chips::calibration_inputs;
 use serde::{Deserialize, Serialize};
 
 /// Accuracy over the chip instances at one drift time.
@@ -103,7 +104,17 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Images per forward pass.
     pub batch: usize,
+    /// Images (NCHW, pixels in [0, 1]) whose layer inputs calibrate the ADC ranges of a chip
+    /// with `adc.range = "calibrated"` (none otherwise): training images, not those evaluated.
+    pub calibration: Option<Vec<f32>>,
 }
+
+/// Images a calibration of the ADC ranges runs through the float network.
+pub const CALIBRATION_IMAGES: usize = 64;
+
+/// Input vectors per matrix layer a calibration profiles at most, taken evenly over the
+/// calibration images' vectors.
+pub const CALIBRATION_VECTORS: usize = 4096;
 
 /// Accuracy of `net` in exact f32 (its float reference) on `data`.
 ///
@@ -200,6 +211,16 @@ pub fn evaluate<B: Backend>(
         )));
     }
     let float_accuracy = float_accuracy(net, data, options.batch)?;
+    let calibration = match (&options.calibration, hw.adc_range) {
+        (_, range) if range != AdcRange::Calibrated => Vec::new(),
+        (Some(images), _) => calibration_inputs(net, images, CALIBRATION_VECTORS)?,
+        (None, _) => {
+            return Err(Error::Config {
+                origin: hw.origin.clone(),
+                message: "adc.range \"calibrated\" needs calibration images".into(),
+            });
+        }
+    };
     let mut all: Vec<Vec<f64>> = options
         .times
         .iter()
@@ -214,7 +235,14 @@ pub fn evaluate<B: Backend>(
         while (all[k].len() as u32) < options.instances {
             let first = all[k].len() as u32;
             let instances = first..options.instances.min(first + per_set);
-            let chips = ChipSet::program(backend, &hw_t, net, Seed(options.seed), instances)?;
+            let chips = ChipSet::program_calibrated(
+                backend,
+                &hw_t,
+                net,
+                Seed(options.seed),
+                instances,
+                &calibration,
+            )?;
             for accuracy in chip_accuracies(&chips, data, options.batch)? {
                 all[k].push(accuracy);
                 on_instance(&all)?;

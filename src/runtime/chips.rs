@@ -262,6 +262,52 @@ impl<'a, B: Backend> ChipSet<'a, B> {
     }
 }
 
+/// The inputs every matrix layer of `net` sees in its float network on `images` (NCHW,
+/// pixels in [0, 1]), as calibration vectors of the chip's ADC ranges: per layer, in execution
+/// order, at most `per_layer` vectors of its mapped inputs (im2col patches of a convolution),
+/// taken evenly over all the images' vectors.
+///
+/// # Errors
+/// Images that do not fit the network.
+pub fn calibration_inputs(
+    net: &Network,
+    images: &[f32],
+    per_layer: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let backend = CpuBackend;
+    let layers: Vec<_> = matrix_layers(net)
+        .into_iter()
+        .map(|l| {
+            backend.exact_recording(
+                l.weights,
+                (l.n_out, l.n_in),
+                l.bias.as_deref(),
+                l.kept.as_deref(),
+            )
+        })
+        .collect::<Result<_>>()?;
+    let per = net.graph.input.iter().product::<usize>();
+    let exec = Executor::new(net);
+    exec.run(&backend, &layers, 1, images, images.len() / per.max(1), 0)?;
+    Ok(matrix_layers(net)
+        .iter()
+        .zip(&layers)
+        .map(|(l, stack)| {
+            let all = stack.recorded();
+            let vectors = all.len() / l.n_in.max(1);
+            if vectors <= per_layer {
+                return all;
+            }
+            (0..per_layer)
+                .flat_map(|k| {
+                    let v = k * vectors / per_layer;
+                    all[v * l.n_in..(v + 1) * l.n_in].iter().copied()
+                })
+                .collect()
+        })
+        .collect())
+}
+
 impl<'a> ChipSet<'a, CpuBackend> {
     /// The exact f32 network: its float reference, a set of one "chip" whose matrix layers
     /// are plain products (pruned inputs left out as on the chips).

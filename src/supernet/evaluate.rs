@@ -6,11 +6,11 @@
 use super::compress::compress;
 use super::genome::Candidate;
 use crate::backend::Backend;
-use crate::config::{DriftTime, Experiment, HwConfig, Objective};
+use crate::config::{AdcRange, DriftTime, Experiment, HwConfig, Objective};
 use crate::cost::model::{CostReport, network_cost_compressed};
 use crate::data::{Dataset, Normalization};
 use crate::error::Result;
-use crate::eval::{EvalOptions, evaluate};
+use crate::eval::{CALIBRATION_IMAGES, EvalOptions, evaluate};
 use crate::network::{Graph, Network};
 use crate::search::pareto::Point;
 use crate::train::TrainNet;
@@ -145,6 +145,22 @@ impl<B: Backend> CandidateEvaluator<'_, B> {
         )
     }
 
+    /// The training images that calibrate calibrated ADC ranges: the first
+    /// [`CALIBRATION_IMAGES`] of the (shuffled) calibration set, back in pixels.
+    pub fn adc_calibration_images(&self) -> Vec<f32> {
+        let n = CALIBRATION_IMAGES.min(self.calibration.len());
+        let [channels, h, w] = self.calibration.shape;
+        let plane = h * w;
+        let mut images = self.calibration.images_of(0..n).to_vec();
+        for image in images.chunks_mut(channels * plane) {
+            for (c, channel) in image.chunks_mut(plane).enumerate() {
+                let (mean, std) = (self.normalization.mean[c], self.normalization.std[c]);
+                channel.iter_mut().for_each(|v| *v = *v * std + mean);
+            }
+        }
+        images
+    }
+
     /// The candidate's hardware configuration.
     ///
     /// # Errors
@@ -175,6 +191,8 @@ impl<B: Backend> CandidateEvaluator<'_, B> {
             times: times.to_vec(),
             seed: search.seed,
             batch: search.batch,
+            calibration: (hw.adc_range == AdcRange::Calibrated)
+                .then(|| self.adc_calibration_images()),
         };
         let report = evaluate(
             self.backend,

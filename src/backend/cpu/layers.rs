@@ -23,6 +23,19 @@ pub struct CpuStack {
     n_out: usize,
     /// Inputs mapped: the layer's, less the pruned ones.
     n_in: usize,
+    /// Every input vector the exact products saw, when recording (calibration).
+    record: Option<std::sync::Mutex<Vec<f32>>>,
+}
+
+impl CpuStack {
+    /// The input vectors recorded by a stack of [`CpuBackend::exact_recording`], (vectors,
+    /// mapped inputs); empty for other stacks.
+    pub fn recorded(&self) -> Vec<f32> {
+        self.record
+            .as_ref()
+            .map(|r| r.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
+    }
 }
 
 /// The products of a stacked layer.
@@ -76,7 +89,25 @@ impl CpuBackend {
             kept: kept.map(<[u32]>::to_vec),
             n_out,
             n_in,
+            record: None,
         })
+    }
+
+    /// [`CpuBackend::exact`] that also records every input vector of the products (the
+    /// inputs a layer maps, after im2col and pruning), read back by [`CpuStack::recorded`].
+    ///
+    /// # Errors
+    /// As [`CpuBackend::exact`].
+    pub fn exact_recording(
+        &self,
+        weights: Vec<f32>,
+        shape: (usize, usize),
+        bias: Option<&[f32]>,
+        kept: Option<&[u32]>,
+    ) -> Result<CpuStack> {
+        let mut stack = self.exact(weights, shape, bias, kept)?;
+        stack.record = Some(std::sync::Mutex::new(Vec::new()));
+        Ok(stack)
     }
 
     /// The stack of `chips` (see [`Backend::stack`]).
@@ -98,6 +129,7 @@ impl CpuBackend {
             kept: kept.map(<[u32]>::to_vec),
             n_out,
             n_in,
+            record: None,
         })
     }
 
@@ -129,6 +161,12 @@ impl CpuBackend {
         match &layer.matrix {
             Matrix::Exact(weights) => {
                 let (n_out, n_in) = (layer.n_out, layer.n_in);
+                if let Some(record) = &layer.record {
+                    record
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(x);
+                }
                 let mut y = vec![0.0; rows * n_out];
                 matmul_parallel(&mut y, (rows, n_out, n_in), (x, n_in), (weights, n_in));
                 if let Some(b) = &layer.bias {

@@ -3,7 +3,9 @@
 //! programming, the identity read-out and the analog MVM.
 
 use super::context::{GpuContext, is_hardware};
-use super::shaders::{Kernel, MVM_ROWS, PROGRAM_WORKGROUP, READOUT_WORKGROUP};
+use super::shaders::{
+    Kernel, MVM_ROWS, PROGRAM_WORKGROUP, READOUT_WORKGROUP, sliced_column_blocks,
+};
 use crate::backend::params::{MvmParams, ProgramParams, ReadoutParams, SlicedParams};
 use crate::backend::{Conductances, WeightState};
 use crate::error::{Error, Result};
@@ -350,7 +352,8 @@ impl GpuBackend {
                     &layer.ranges,
                     &y_buffer,
                 ];
-                let groups = (rows as u32, chunk.group_count as u32);
+                let blocks = sliced_column_blocks(&layer.grid);
+                let groups = (rows as u32, (chunk.group_count * blocks) as u32);
                 ctx.dispatch(&mut encoder, Kernel::SlicedMvm, &buffers, groups);
             }
             y.extend(ctx.submit_and_read(encoder, &y_buffer, &staging, rows * n_out)?);

@@ -9,7 +9,7 @@
 
 use super::chip::{GpuBackend, GpuLayer, plan_chunks};
 use super::context::GpuContext;
-use super::shaders::{Kernel, MVM_ROWS, OPS_WORKGROUP};
+use super::shaders::{Kernel, MVM_ROWS, OPS_WORKGROUP, sliced_column_blocks};
 use crate::backend::params::{MvmParams, OpParams, SlicedParams};
 use crate::backend::{ChipLayer, LayerParams};
 use crate::error::{Error, Result};
@@ -314,7 +314,12 @@ impl GpuBackend {
                         (5, &y),
                     ];
                     let vectors = vectors.clamp(1, 65_535) as u32;
-                    let groups = [vectors, chunk.group_count as u32, layer.chips as u32];
+                    let blocks = sliced_column_blocks(&layer.grid);
+                    let groups = [
+                        vectors,
+                        (chunk.group_count * blocks) as u32,
+                        layer.chips as u32,
+                    ];
                     ctx.dispatch_bound(&mut encoder, Kernel::SlicedMvm, &buffers, groups);
                 }
             }

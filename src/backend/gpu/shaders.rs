@@ -17,10 +17,16 @@ pub const MVM_ROWS: usize = 2;
 /// output value.
 pub const OPS_WORKGROUP: usize = 256;
 
-/// Invocations per workgroup of `sliced_mvm` (its `SWG`): one workgroup per input vector,
-/// each invocation `MAX_TILE / SLICED_WORKGROUP` columns of the largest tile (`SCOLS`), the
-/// tile's rows held in workgroup memory (`SMAX_K`).
+/// Invocations per workgroup of `sliced_mvm` (its `SWG`): one workgroup per input vector and
+/// block of this many columns of an output group, one invocation per column, the tile's rows
+/// held in workgroup memory (`SMAX_K`).
 pub const SLICED_WORKGROUP: usize = 64;
+
+/// Column blocks of `sliced_mvm` per output group of `grid`: its workgroups along y are the
+/// output groups of a chunk times these blocks (the kernel counts them the same way).
+pub fn sliced_column_blocks(grid: &crate::physics::mapping::TileGrid) -> usize {
+    grid.out_range(0).len().div_ceil(SLICED_WORKGROUP)
+}
 
 /// A compute kernel of the engine; each has a CPU twin of the same name in
 /// `backend::cpu`.
@@ -109,10 +115,9 @@ impl Kernel {
             Kernel::ProgramConductances => format!("const WORKGROUP: u32 = {PROGRAM_WORKGROUP}u;"),
             Kernel::GdcReadout => format!("const WORKGROUP: u32 = {READOUT_WORKGROUP}u;"),
             Kernel::AnalogMvm => format!("const ROWS: u32 = {MVM_ROWS}u;"),
-            Kernel::SlicedMvm => format!(
-                "const SWG: u32 = {SLICED_WORKGROUP}u;\nconst SMAX_K: u32 = {MAX_TILE}u;\nconst SCOLS: u32 = {}u;",
-                MAX_TILE as usize / SLICED_WORKGROUP
-            ),
+            Kernel::SlicedMvm => {
+                format!("const SWG: u32 = {SLICED_WORKGROUP}u;\nconst SMAX_K: u32 = {MAX_TILE}u;")
+            }
             _ => format!("const OPS_WG: u32 = {OPS_WORKGROUP}u;"),
         }
     }
