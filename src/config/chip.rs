@@ -312,7 +312,9 @@ fn bm_rounds(max_factor: f32, max_res: f32, dac_step: f32) -> u32 {
 
 /// The hardware genes of a search candidate, set on a device option's configuration: every
 /// one a key of the one description, so that it moves the simulated chip and its price
-/// together (the columns per ADC only the price: they change no conversion).
+/// together, except two that by nature move one side only: the columns per ADC only the
+/// price (columns take turns on a converter; no conversion changes), the ADC range policy
+/// only the accuracy (it sets where the converters' levels lie, not what they cost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HardwareGenes {
     /// Square tile side (rows = columns).
@@ -327,7 +329,7 @@ pub struct HardwareGenes {
     pub cell_bits: u32,
     /// ADC bits (`adc.bits`).
     pub adc_bits: u32,
-    /// ADC range (`adc.range`).
+    /// ADC range (`adc.range`; accuracy only).
     pub adc_range: AdcRange,
     /// Columns per ADC (`cost.cols_per_adc`; cost only).
     pub cols_per_adc: u32,

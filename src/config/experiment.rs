@@ -185,25 +185,27 @@ impl Default for CompressionSection {
 #[serde(default, deny_unknown_fields)]
 pub struct HardwareSection {
     /// Device options: hardware configurations (preset names or files) whose `[device]`,
-    /// converters and `[cost]` memory a candidate takes. Default ["pcm", "rram", "sram"].
+    /// weight mapping, converters and `[cost]` memory a candidate takes. Default
+    /// ["neurosim-rram-22nm", "neurosim-sram-22nm"].
     pub devices: Vec<String>,
     /// Square tile sizes (rows = columns, 4..=1024). Default [64, 128, 256].
     pub tile_sizes: Vec<u32>,
-    /// Activation resolutions, sign included (`dac.bits`, 2..=16). Default [4, 6, 8].
+    /// Activation resolutions, sign included (`dac.bits`, 2..=16). Default [5, 7, 9].
     pub dac_bits: Vec<u32>,
     /// Magnitude bits applied per read (`dac.bits_per_read`, 0 = all in one read, 1 =
-    /// bit-serial, ..=15). Default [0].
+    /// bit-serial, ..=15; beyond a candidate's magnitude bits: one read). Default [1, 2, 0].
     pub bits_per_read: Vec<u32>,
     /// Rows read at once (`tile.rows_parallel`, 0 = the whole tile; a value above a
-    /// candidate's tile size reads the whole tile). Default [0].
+    /// candidate's tile size reads the whole tile). Default [16, 32, 128].
     pub rows_parallel: Vec<u32>,
     /// Bits per device of sliced weights (`mapping.cell_bits`, 1..=8; no effect on devices
     /// holding continuous weights). Default [1].
     pub cell_bits: Vec<u32>,
-    /// ADC resolutions (`adc.bits`, 2..=12). Default [4, 6, 8].
+    /// ADC resolutions (`adc.bits`, 2..=12). Default [3, 4, 5, 6, 8].
     pub adc_bits: Vec<u32>,
-    /// ADC ranges (`adc.range`: "aihwkit", "full", "fixed", "calibrated"). Default
-    /// ["aihwkit"].
+    /// ADC ranges (`adc.range`: "aihwkit", "full", "fixed", "calibrated"; accuracy only: the
+    /// policy places the converters' levels, it does not change their price). Default
+    /// ["full", "calibrated"].
     pub adc_ranges: Vec<AdcRange>,
     /// Columns sharing one ADC (`cost.cols_per_adc`, 1..=smallest tile size; cost only).
     /// Default [4, 8, 16].
@@ -217,14 +219,14 @@ pub struct HardwareSection {
 impl Default for HardwareSection {
     fn default() -> Self {
         HardwareSection {
-            devices: vec!["pcm".into(), "rram".into(), "sram".into()],
+            devices: vec!["neurosim-rram-22nm".into(), "neurosim-sram-22nm".into()],
             tile_sizes: vec![64, 128, 256],
-            dac_bits: vec![4, 6, 8],
-            bits_per_read: vec![0],
-            rows_parallel: vec![0],
+            dac_bits: vec![5, 7, 9],
+            bits_per_read: vec![1, 2, 0],
+            rows_parallel: vec![16, 32, 128],
             cell_bits: vec![1],
-            adc_bits: vec![4, 6, 8],
-            adc_ranges: vec![AdcRange::Aihwkit],
+            adc_bits: vec![3, 4, 5, 6, 8],
+            adc_ranges: vec![AdcRange::Full, AdcRange::Calibrated],
             cols_per_adc: vec![4, 8, 16],
             drift: "1d".into(),
             instances: 4,
@@ -383,7 +385,7 @@ pub struct FinalSection {
     /// Drift times (s, m, h, d, w, y). Default ["0", "1h", "1d", "30d", "1y"].
     pub times: Vec<String>,
     /// ADC resolutions of the accuracy-vs-ADC-bits sweep of the most accurate final
-    /// subnet (bits, each 2..=12; empty = no sweep). Default [3, 4, 5, 6, 8].
+    /// subnet (bits, each 2..=12; empty = no sweep). Default [3, 4, 5, 6, 7, 8, 9].
     pub adc_sweep: Vec<u32>,
 }
 
@@ -392,7 +394,7 @@ impl Default for FinalSection {
         FinalSection {
             instances: 8,
             times: ["0", "1h", "1d", "30d", "1y"].map(String::from).to_vec(),
-            adc_sweep: vec![3, 4, 5, 6, 8],
+            adc_sweep: vec![3, 4, 5, 6, 7, 8, 9],
         }
     }
 }
