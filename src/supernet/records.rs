@@ -105,13 +105,27 @@ pub struct FinalEntry {
     pub times: Vec<Measurement>,
 }
 
-/// Accuracy at the deployment drift time for one ADC resolution.
+/// Accuracy, energy and area at the deployment drift time for one ADC resolution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdcPoint {
     /// ADC bits.
     pub adc_bits: u32,
+    /// The chip: [`CANDIDATE_CHIP`] (the subnet's own hardware) or [`AIHWKIT_CHIP`] (the
+    /// `aihwkit-default` chip with the subnet's tile size, as a reference).
+    #[serde(default = "candidate_chip")]
+    pub chip: String,
     /// The measurement.
     pub measurement: Measurement,
+}
+
+/// The subnet's own chip in an ADC sweep.
+pub const CANDIDATE_CHIP: &str = "candidate";
+
+/// The aihwkit reference chip in an ADC sweep.
+pub const AIHWKIT_CHIP: &str = "aihwkit-default";
+
+fn candidate_chip() -> String {
+    CANDIDATE_CHIP.to_string()
 }
 
 /// `final.json`.

@@ -3,7 +3,7 @@
 //! accuracy against drift time, accuracy against ADC bits) and `summary.md`; each file
 //! written atomically.
 
-use super::records::{EvalRecord, FinalReport, RunSummary};
+use super::records::{AIHWKIT_CHIP, CANDIDATE_CHIP, EvalRecord, FinalReport, RunSummary};
 use crate::config::{Experiment, Objective};
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
@@ -301,17 +301,27 @@ fn adc_svg(experiment: &Experiment, report: &FinalReport) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut text, (640, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let mut points: Vec<(f64, f64, f64)> = report
-            .adc_sweep
-            .iter()
-            .map(|p| {
-                (
-                    f64::from(p.adc_bits),
-                    100.0 * p.measurement.accuracy,
-                    100.0 * std_of(&p.measurement.accuracies),
-                )
-            })
-            .collect();
+        let series = |chip: &str| -> Vec<(f64, f64, f64)> {
+            let mut points: Vec<(f64, f64, f64)> = report
+                .adc_sweep
+                .iter()
+                .filter(|p| p.chip == chip)
+                .map(|p| {
+                    (
+                        f64::from(p.adc_bits),
+                        100.0 * p.measurement.accuracy,
+                        100.0 * std_of(&p.measurement.accuracies),
+                    )
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            points
+        };
+        let both = [
+            (series(CANDIDATE_CHIP), BLUE, "the subnet's chip"),
+            (series(AIHWKIT_CHIP), RED, "aihwkit-default, same tile"),
+        ];
+        let mut points: Vec<(f64, f64, f64)> = both.iter().flat_map(|s| s.0.clone()).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (lo, hi) = (
             points.first().map_or(1.0, |p| p.0) - 0.5,
@@ -333,15 +343,23 @@ fn adc_svg(experiment: &Experiment, report: &FinalReport) -> Result<String> {
             .y_desc("test accuracy [%]")
             .draw()
             .map_err(plot_error)?;
+        for (points, color, label) in &both {
+            chart
+                .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), color))
+                .map_err(plot_error)?
+                .label(*label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart
+                .draw_series(points.iter().map(|&(x, y, s)| {
+                    ErrorBar::new_vertical(x, y - s, y, y + s, color.filled(), 6)
+                }))
+                .map_err(plot_error)?;
+        }
         chart
-            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), &BLUE))
-            .map_err(plot_error)?;
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&(x, y, s)| ErrorBar::new_vertical(x, y - s, y, y + s, BLUE.filled(), 6)),
-            )
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
@@ -482,15 +500,23 @@ fn summary_md(experiment: &Experiment, summary: &RunSummary) -> String {
         if !report.adc_sweep.is_empty() {
             let _ = writeln!(
                 md,
-                "\nADC sweep of the most accurate subnet at {}: {}",
-                experiment.drift.label,
-                report
-                    .adc_sweep
-                    .iter()
-                    .map(|p| format!("{} bits {:.2}%", p.adc_bits, 100.0 * p.measurement.accuracy))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "\nADC sweep of the most accurate subnet at {}, on its own chip and on aihwkit's chip of the same tile size (test accuracy, energy per image, chip area):\n\n| ADC bits | chip | accuracy | energy (uJ) | area (mm2) |\n|---:|---|---:|---:|---:|",
+                experiment.drift.label
             );
+            let mut points: Vec<_> = report.adc_sweep.iter().collect();
+            points.sort_by(|a, b| a.adc_bits.cmp(&b.adc_bits).then(b.chip.cmp(&a.chip)));
+            for p in points {
+                let m = &p.measurement;
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.2}% | {:.4} | {:.3} |",
+                    p.adc_bits,
+                    p.chip,
+                    100.0 * m.accuracy,
+                    m.energy_uj,
+                    m.area_mm2
+                );
+            }
         }
     }
     let _ = writeln!(

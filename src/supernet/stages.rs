@@ -8,12 +8,13 @@ use super::finetune::{RungResult, successive_halving};
 use super::genome::JointSpace;
 use super::log::{append_log, read_log};
 use super::records::{
-    AdcPoint, EvalRecord, FinalEntry, FinalReport, RunSummary, read_evaluation_log,
+    AIHWKIT_CHIP, AdcPoint, CANDIDATE_CHIP, EvalRecord, FinalEntry, FinalReport, RunSummary,
+    read_evaluation_log,
 };
 use super::records::{EVALUATIONS_FILE, FINAL_FILE, FINETUNE_FILE, RunOptions};
 use super::splits::Splits;
 use crate::backend::Backend;
-use crate::config::Experiment;
+use crate::config::{self, Experiment, HwConfig};
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use crate::search::{self, Genome, SearchSettings, genome_key};
@@ -263,26 +264,43 @@ pub(super) fn final_stage<B: Backend>(
             Some(n) => n,
             None => evaluator.subnet(&entry.record.candidate)?,
         };
-        for &bits in sweep {
-            if report.adc_sweep.iter().any(|p| p.adc_bits == bits) {
-                continue;
+        // The subnet's own chip, then aihwkit's chip of the same tile size beside it.
+        let aihwkit = config::load(AIHWKIT_CHIP, &[])?;
+        for chip in [CANDIDATE_CHIP, AIHWKIT_CHIP] {
+            for &bits in sweep {
+                if report
+                    .adc_sweep
+                    .iter()
+                    .any(|p| p.adc_bits == bits && p.chip == chip)
+                {
+                    continue;
+                }
+                let mut candidate = entry.record.candidate.clone();
+                candidate.hardware.adc_bits = bits;
+                let hw = if chip == CANDIDATE_CHIP {
+                    evaluator.hardware(&candidate)?
+                } else {
+                    let mut file = aihwkit.file.clone();
+                    file.tile.rows = candidate.hardware.tile;
+                    file.tile.cols = candidate.hardware.tile;
+                    file.adc.bits = bits;
+                    HwConfig::validate(file, &aihwkit.origin)?
+                };
+                let (mut m, _) = evaluator.measure_network(
+                    &candidate,
+                    &net,
+                    &hw,
+                    &splits.test,
+                    std::slice::from_ref(&experiment.drift),
+                    instances,
+                )?;
+                report.adc_sweep.push(AdcPoint {
+                    adc_bits: bits,
+                    chip: chip.to_string(),
+                    measurement: m.remove(0),
+                });
+                save(&report)?;
             }
-            let mut candidate = entry.record.candidate.clone();
-            candidate.hardware.adc_bits = bits;
-            let hw = evaluator.hardware(&candidate)?;
-            let (mut m, _) = evaluator.measure_network(
-                &candidate,
-                &net,
-                &hw,
-                &splits.test,
-                std::slice::from_ref(&experiment.drift),
-                instances,
-            )?;
-            report.adc_sweep.push(AdcPoint {
-                adc_bits: bits,
-                measurement: m.remove(0),
-            });
-            save(&report)?;
         }
     }
     Ok(report)

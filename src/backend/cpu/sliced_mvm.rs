@@ -49,6 +49,23 @@ pub fn adc_convert(v: f32, hi: f32, levels: u32) -> f32 {
     ((c + hi) * q).round_ties_even() / q - hi
 }
 
+/// `acc[c] += weight * adc_convert(v[c], hi, levels)` over a row: the same arithmetic as
+/// [`adc_convert`], with its per-range constants hoisted so the loop vectorises.
+#[inline(always)]
+fn convert_and_add(acc: &mut [f32], v: &[f32], weight: f32, hi: f32, levels: u32) {
+    if levels == 0 {
+        for (a, &v) in acc.iter_mut().zip(v) {
+            *a += weight * v;
+        }
+        return;
+    }
+    let q = (levels - 1) as f32 / (2.0 * hi);
+    for (a, &v) in acc.iter_mut().zip(v) {
+        let c = v.clamp(-hi, hi);
+        *a += weight * (((c + hi) * q).round_ties_even() / q - hi);
+    }
+}
+
 /// The DAC of one scaled input (`x / scale`) of a signed converter with `magnitude_bits`
 /// (> 0): its integer magnitude and sign, the value being sign * magnitude / (2^m - 1)
 /// (CrossSim's sign-magnitude DAC: clipped to [-1, 1], rounded on the grid from -1). Twin of
@@ -408,21 +425,26 @@ fn tile_pass_impl(
                     }
                     let hi = ranges[(layer_group * p.slices + slice) as usize];
                     let weight = factor * slice_factor(p, slice);
+                    // The conversion's analog value (noise in the same order as the shader),
+                    // then the ADC, in straight loops over a row's columns that vectorise.
+                    let range = p.conductance_range;
+                    for (e, v) in s.v.iter_mut().enumerate() {
+                        let mut value = *v * range;
+                        if p.out_noise > 0.0 {
+                            value += p.out_noise * s.noise[e];
+                        }
+                        if w_abs.is_some() {
+                            value += p.w_noise * s.v_abs[e].sqrt() * s.noise_w[e];
+                        }
+                        *v = value;
+                    }
                     for b in 0..n_rows {
                         if s.scale[b] == 0.0 {
                             continue;
                         }
-                        for c in 0..cols {
-                            let e = b * cols + c;
-                            let mut v = s.v[e] * p.conductance_range;
-                            if p.out_noise > 0.0 {
-                                v += p.out_noise * s.noise[e];
-                            }
-                            if w_abs.is_some() {
-                                v += p.w_noise * s.v_abs[e].sqrt() * s.noise_w[e];
-                            }
-                            s.acc[e] += weight * adc_convert(v, hi, p.adc_levels);
-                        }
+                        let v_row = &s.v[b * cols..(b + 1) * cols];
+                        let acc_row = &mut s.acc[b * cols..(b + 1) * cols];
+                        convert_and_add(acc_row, v_row, weight, hi, p.adc_levels);
                     }
                 }
             }
