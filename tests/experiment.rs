@@ -214,7 +214,8 @@ use imcnas::supernet::Experiment;
 use imcnas::supernet::evaluate::{CandidateEvaluator, Measurement};
 use imcnas::supernet::genome::JointSpace;
 
-/// One candidate of each device, measured by the search's evaluator on `backend`.
+/// Two candidates of each device (calibrated and full ADC ranges), measured by the search's
+/// evaluator on `backend`.
 fn measure_candidates<B: Backend>(backend: &B) -> Vec<Measurement> {
     let experiment = Experiment::load(None, &["hardware.instances=2".into()]).unwrap();
     let joint = JointSpace::new(&experiment.file);
@@ -237,9 +238,13 @@ fn measure_candidates<B: Backend>(backend: &B) -> Vec<Measurement> {
     };
     let space = joint.space();
     let device_gene = space.genes.iter().position(|g| g.name == "device").unwrap();
-    (0..3)
-        .map(|d| {
-            let mut genome = vec![1.0; space.genes.len()];
+    // Every device option, with the second option of every other gene (a calibrated ADC
+    // range among them), then with the first (full range).
+    let devices = experiment.file.hardware.devices.len();
+    (0..devices)
+        .flat_map(|d| [(d, 1.0), (d, 0.0)])
+        .map(|(d, option)| {
+            let mut genome = vec![option; space.genes.len()];
             genome[device_gene] = d as f64;
             evaluator.measure(&joint.decode(&genome)).unwrap()
         })

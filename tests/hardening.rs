@@ -538,3 +538,28 @@ fn messages_say_what_happens_once_and_in_time() {
         "no progress: {stderr}"
     );
 }
+
+/// Found by the fuzz harness: an input shape whose product overflows usize reached the
+/// flatten's shape arithmetic (a panic in debug builds, a wrapped shape in release).
+#[test]
+fn image_shapes_whose_products_overflow_are_refused() {
+    for input in [
+        "[1, 42949672966, 42949672966]",
+        "[18446744073709551615, 2, 2]",
+        "[4294967296, 4294967296, 4294967296]",
+    ] {
+        let json = format!(
+            r#"{{"format": "imcnas-network", "version": 1, "input": {input}, "classes": 2,
+              "nodes": [{{"name": "flat", "op": "flatten"}},
+                        {{"name": "fc", "op": "linear", "in_features": 4, "out_features": 2}}]}}"#
+        );
+        let file: imcnas::network::GraphFile = serde_json::from_str(&json).unwrap();
+        let err = imcnas::network::Graph::from_file(&file, "overflow.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("input") && err.contains("overflow.json"),
+            "{err}"
+        );
+    }
+}

@@ -253,7 +253,8 @@ impl Graph {
                 file.format, file.version
             )));
         }
-        if file.input.contains(&0) || file.input.iter().product::<usize>() > 1 << 24 {
+        let values = file.input.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if file.input.contains(&0) || values.is_none_or(|n| n > 1 << 24) {
             return Err(bad(format!(
                 "input {:?} is not a valid image shape",
                 file.input
@@ -504,8 +505,9 @@ fn parse_op(raw: &RawNode) -> std::result::Result<Op, String> {
 fn output_shape(op: &Op, [c, h, w]: Shape3) -> std::result::Result<Shape3, String> {
     let window =
         |size: usize, k: usize, s: usize, p: usize| -> std::result::Result<usize, String> {
-            (size + 2 * p)
-                .checked_sub(k)
+            p.checked_mul(2)
+                .and_then(|pp| size.checked_add(pp))
+                .and_then(|padded| padded.checked_sub(k))
                 .map(|span| span / s + 1)
                 .ok_or(format!(
                     "window {k} does not fit input size {size} (padding {p})"
@@ -556,7 +558,11 @@ fn output_shape(op: &Op, [c, h, w]: Shape3) -> std::result::Result<Shape3, Strin
             window(w, kernel, stride, 0)?,
         ]),
         Op::GlobalAvgPool => Ok([c, 1, 1]),
-        Op::Flatten => Ok([c * h * w, 1, 1]),
+        Op::Flatten => c
+            .checked_mul(h)
+            .and_then(|n| n.checked_mul(w))
+            .map(|n| [n, 1, 1])
+            .ok_or_else(|| format!("flattening {c} x {h} x {w} values overflows")),
         Op::Relu | Op::Add => Ok([c, h, w]),
     }
 }

@@ -319,12 +319,15 @@ mod tests {
         let file = ExperimentFile::default();
         let joint = JointSpace::new(&file);
         let space = joint.space();
-        // stem + 3 x (depth, width, 3 kernels) + 3 x (bits, prune) + 5 hardware genes.
-        assert_eq!(space.genes.len(), 1 + 3 * 5 + 6 + 5);
+        // stem + 3 x (depth, width, 3 kernels) + 3 x (bits, prune) + 8 hardware genes (device,
+        // tile, DAC bits, bits per read, rows read at once, ADC bits, ADC range, columns per
+        // ADC; the one cell-bits option is no gene).
+        assert_eq!(space.genes.len(), 1 + 3 * 5 + 6 + 8);
         let zero = joint.decode(&vec![0.0; space.genes.len()]);
         assert_eq!(zero.stem, 8);
         assert_eq!(zero.stages[0], (8, vec![3]));
-        assert_eq!(zero.hardware.device, "pcm");
+        assert_eq!(zero.hardware.device, "neurosim-rram-22nm");
+        assert_eq!(zero.hardware.adc_range, AdcRange::Full);
         let last: Genome = space
             .genes
             .iter()
@@ -338,6 +341,9 @@ mod tests {
         assert_eq!(top.weight_bits, vec![8, 8, 8]);
         assert_eq!(top.prune, vec![0.5, 0.5, 0.5]);
         assert_eq!(top.hardware.tile, 256);
+        assert_eq!(top.hardware.rows_parallel, 128);
+        assert_eq!(top.hardware.adc_bits, 8);
+        assert_eq!(top.hardware.adc_range, AdcRange::Calibrated);
 
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         for _ in 0..20 {
