@@ -42,7 +42,7 @@ pub struct CostConfig {
     pub adc_bits: u32,
     /// ADC circuit.
     pub adc_type: Converter,
-    /// Clock period at 22 nm (s).
+    /// Clock period at 22 nm (s); 0 for a synchronous clock set by the sensing path.
     pub clock_s: f64,
     /// Largest layer duplication.
     pub pipeline_speedup: u32,
@@ -97,11 +97,12 @@ impl CostConfig {
         }
         let cols_per_adc =
             check.range("cost.cols_per_adc", section.cols_per_adc, 1, cols as u32)? as usize;
-        if !(section.clock_mhz.is_finite() && section.clock_mhz > 0.0 && section.clock_mhz <= 1e5) {
+        if !(section.clock_mhz.is_finite() && section.clock_mhz >= 0.0 && section.clock_mhz <= 1e5)
+        {
             return Err(check.fail(
                 "cost.clock_mhz",
                 section.clock_mhz,
-                "expected a clock in (0, 100000] MHz",
+                "expected a clock in (0, 100000] MHz, or 0 for a synchronous clock",
             ));
         }
         let pipeline_speedup =
@@ -133,7 +134,11 @@ impl CostConfig {
             cols_per_adc,
             adc_bits,
             adc_type: section.adc_type,
-            clock_s: 1e-6 / section.clock_mhz,
+            clock_s: if section.clock_mhz > 0.0 {
+                1e-6 / section.clock_mhz
+            } else {
+                0.0
+            },
             pipeline_speedup,
             bus_bits,
         }))

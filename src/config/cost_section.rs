@@ -99,8 +99,10 @@ pub struct CostSection {
     /// "flash" (2^b - 1 sense amplifiers compared at once, 1 ns per conversion: NeuroSim's
     /// multilevel sense amplifier). Default "sar".
     pub adc_type: Converter,
-    /// Clock of the digital periphery at 22 nm (MHz, > 0); other nodes scale it by their gate
-    /// delay. Default 1000.
+    /// Clock of the digital periphery at 22 nm (MHz; other nodes scale it by their sensing
+    /// time), or 0: a synchronous chip whose clock period is 1.4 x its subarray's sensing path
+    /// (row or multiplexer drive, precharge, the ADC's sensing at the rows read at once and
+    /// its encoder), as NeuroSim's synchronous mode sets it. Default 1000.
     pub clock_mhz: f64,
     /// Largest weight duplication that balances the layer pipeline (count, 1 = none): a
     /// convolution whose input map is larger than the smallest one is copied so that every

@@ -84,7 +84,8 @@ pub fn cell(memory: Memory, node: &TechNode) -> Cell {
             r_on_ohm: 0.0,
             on_off: 0.0,
             read_v: node.vdd,
-            access_ohm: SRAM_READ_PORT_SQUARES * node.vdd / (node.i_on_per_m * node.feature_m),
+            access_ohm: SRAM_READ_PORT_SQUARES * node.vdd
+                / (node.i_on_per_m * node.access_width_f * node.feature_m),
         },
     }
 }

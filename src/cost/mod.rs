@@ -48,7 +48,8 @@ pub struct CostParams {
     pub adc_bits: u32,
     /// ADC circuit.
     pub adc_type: Converter,
-    /// Clock period at this node (s).
+    /// Clock period at this node (s); 0 for a synchronous clock, which the model derives
+    /// from the subarray's sensing path.
     pub clock_s: f64,
     /// Time of one ADC step at this node relative to 22 nm.
     pub speed: f64,
@@ -86,7 +87,11 @@ impl CostParams {
             cols_per_adc: config.cols_per_adc,
             adc_bits: config.adc_bits,
             adc_type: config.adc_type,
-            clock_s: (config.clock_s * speed).max(1e-9),
+            clock_s: if config.clock_s > 0.0 {
+                (config.clock_s * speed).max(1e-9)
+            } else {
+                0.0
+            },
             speed,
             pipeline_speedup: config.pipeline_speedup,
             bus_bits: config.bus_bits,

@@ -83,6 +83,11 @@ const ROW_CELL_LOADS: [f64; 2] = [0.93, 1.36];
 const MUX_LOADS: f64 = 108.0;
 /// SAR ADC time per bit cycle (s), sampling included as one more cycle (NeuroSim SarADC.cpp).
 const SAR_CYCLE_S: f64 = 1e-9;
+/// A synchronous clock's period over its longest sensing path (NeuroSim `Param.cpp` `beta`).
+const SYNCHRONOUS_MARGIN: f64 = 1.4;
+/// The sensing path beside the ADC at 22 nm (s): row or multiplexer drive 0.080 ns,
+/// precharge 0.033 ns and encoder 0.148 ns, NeuroSim V1.4's SRAM subarray of 128 rows.
+const SENSE_PATH_22NM_S: f64 = 0.261e-9;
 /// Capacitance of an intermediate-level wire per length (F/m): 0.2 fF/um (ITRS interconnect
 /// tables, nearly constant across nodes).
 const WIRE_CAP_PER_M: f64 = 0.2e-9;
@@ -248,8 +253,11 @@ pub fn network_cost_compressed(
     let node = p.node;
     let f = node.feature_m;
     let vdd2 = node.vdd * node.vdd;
+    // Wires are drawn in the node's wire width: the F of 22 nm (22 nm) per its 40 nm wire.
+    let wire_f = node.wire_m * 22.0 / 40.0;
     let c_min = node.cap_gate_per_m * MIN_WIDTH_F * f;
-    let transistor_area = TRANSISTOR_F2 * f * f;
+    // Periphery transistors take logic area (standard cells), cells the array's F.
+    let transistor_area = TRANSISTOR_F2 * node.logic_f_m * node.logic_f_m;
     let e_full_adder = FULL_ADDER_TRANSISTORS * c_min * vdd2 * ACTIVITY;
     // Conversions speed up with the node as its sensing does.
     let t_conv = match p.adc_type {
@@ -280,6 +288,17 @@ pub fn network_cost_compressed(
     let row_f =
         p.cols as f64 * (WIRE_CAP_PER_M * cell.width_f * f + ROW_CELL_LOADS[memory] * c_min);
     let flash = Flash::new(p, c_min, column_f, row_f);
+    // A synchronous clock: 1.4 x the sensing path, the ADC's sensing beside the row or
+    // multiplexer drive, precharge and encoder (0.261 ns at 22 nm, scaled by the node).
+    let clock_s = if p.clock_s > 0.0 {
+        p.clock_s
+    } else {
+        let sensing = match p.adc_type {
+            Converter::Flash => flash.sense_s(),
+            Converter::Sar => t_conv,
+        };
+        SYNCHRONOUS_MARGIN * (sensing + SENSE_PATH_22NM_S * p.speed)
+    };
     let e_flip_flop = (FLIP_FLOP_INPUTS * (INV_GATE_N + INV_GATE_P)
         + FLIP_FLOP_OUTPUTS * (INV_DRAIN_N + INV_DRAIN_P))
         * c_min
@@ -301,7 +320,8 @@ pub fn network_cost_compressed(
     let layers = matrix_layers(graph, p, compression);
     let layout = subarray_layout(p, adcs_per_subarray);
     // H-tree wiring of one subarray's inputs and outputs (see `HTREE_WIRE_F`).
-    let htree_per_subarray = (p.rows + p.cols) as f64 * HTREE_WIRE_F * f * layout.total().sqrt();
+    let htree_per_subarray =
+        (p.rows + p.cols) as f64 * HTREE_WIRE_F * wire_f * layout.total().sqrt();
     let copies = copies(p, &layers);
     let mut costs = Vec::with_capacity(layers.len());
     for (layer, &copies) in layers.iter().zip(&copies) {
@@ -389,9 +409,9 @@ pub fn network_cost_compressed(
             * transistor_area;
 
         // Latency per image.
-        let t_read = p.clock_s + p.cols_per_adc as f64 * t_conv;
+        let t_read = clock_s + p.cols_per_adc as f64 * t_conv;
         let tree_depth = (row_tiles as f64).log2().ceil();
-        let t_product = reads_per_product * t_read + (1.0 + tree_depth) * p.clock_s;
+        let t_product = reads_per_product * t_read + (1.0 + tree_depth) * clock_s;
         let compute = layer.products.div_ceil(copies) as f64 * t_product;
         // Register-file tile buffers, shared by a layer's copies: partial sums leave two per
         // cycle, each tile holding the outputs of its width; input bits arrive a 32-bit line
@@ -407,8 +427,8 @@ pub fn network_cost_compressed(
         };
         let input_buffer =
             (products * layer.rows as f64 * f64::from(p.input_bits) / spread.sqrt() / 64.0).ceil();
-        let buffers = (output_buffer + input_buffer) * p.clock_s;
-        let movement = (moved_bits / f64::from(p.bus_bits)).ceil() * p.clock_s;
+        let buffers = (output_buffer + input_buffer) * clock_s;
+        let movement = (moved_bits / f64::from(p.bus_bits)).ceil() * clock_s;
         costs.push(LayerCost {
             name: layer.name.clone(),
             shape: (layer.rows, layer.cols),
@@ -431,7 +451,7 @@ pub fn network_cost_compressed(
     let side = area.total().sqrt();
     // Wires of the H-trees, which leak nothing worth counting beside their repeaters.
     let htree = area.interconnect;
-    area.interconnect += f64::from(p.bus_bits) * BUS_PITCH_F * f * 2.0 * side;
+    area.interconnect += f64::from(p.bus_bits) * BUS_PITCH_F * wire_f * 2.0 * side;
     // An activation bit crosses half the chip on average.
     let e_bit = WIRE_CAP_PER_M * side * vdd2 * ACTIVITY;
     let mut energy = Components::default();

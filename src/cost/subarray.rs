@@ -137,6 +137,11 @@ impl Flash {
         self.comparators * piecewise(self.fit.power, ohm * self.referral).max(0.0)
     }
 
+    /// Sensing time of one conversion (s).
+    pub(super) fn sense_s(&self) -> f64 {
+        self.sense_s
+    }
+
     /// Energy (J) of converting a column of `ohm`.
     pub(super) fn conversion_j(&self, ohm: f64) -> f64 {
         self.switching_j + (self.column_w(ohm) + self.reference_w) * self.sense_s
@@ -153,8 +158,11 @@ impl Flash {
 /// multiplexer, the ADCs (SAR, or flash with its reference columns and encoder) and the
 /// shift-adders of weight and input bits.
 pub(super) fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
+    // The cell array is drawn in the node's F; the periphery in its logic F (standard cells
+    // shrink less than F at FinFET and GAA nodes).
     let f = p.node.feature_m;
-    let f2 = f * f;
+    let lf = p.node.logic_f_m;
+    let f2 = lf * lf;
     let cell = p.cell;
     let resistive = cell.resistive();
     let array_w = p.cols as f64 * cell.width_f * f;
@@ -169,7 +177,7 @@ pub(super) fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
             } else {
                 0.0
             });
-    let decoder_w = if muxed { MUX_DECODER_F * f } else { 0.0 };
+    let decoder_w = if muxed { MUX_DECODER_F * lf } else { 0.0 };
     let beside_w = (row_f2 * f2 / array_h).max(decoder_w);
 
     let column_f2 = p.cols as f64
@@ -186,10 +194,17 @@ pub(super) fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
         ),
         // One reference column per comparator level, shared by as many sense amplifiers
         // as there are levels (NeuroSim's dummy-column sharing).
+        // The reference columns are cells, as long as a column in the node's wire width
+        // (NeuroSim sizes them with its wire-width feature size) and a cell wide: their area
+        // in logic F^2.
         Converter::Flash => (
             adcs * levels * COMPARATOR_F2
-                + adcs * levels / (levels + 1.0) * p.rows as f64 * cell.area_f2(),
-            ENCODER_STRIP_F * f,
+                + adcs * levels / (levels + 1.0)
+                    * p.rows as f64
+                    * cell.area_f2()
+                    * (f * p.node.wire_m)
+                    / (lf * lf),
+            ENCODER_STRIP_F * lf,
         ),
     };
     let weight_shift =
@@ -197,7 +212,7 @@ pub(super) fn subarray_layout(p: &CostParams, adcs: usize) -> Components {
     let input_shift = f64::from(p.adc_bits + p.weight_bits + p.input_bits) * DFF_F2
         + f64::from(p.adc_bits + p.weight_bits) * ADDER_BIT_F2;
     let shift_add_f2 = adcs * (weight_shift + input_shift);
-    let mux_h = if muxed { MUX_STRIP_F * f } else { 0.0 };
+    let mux_h = if muxed { MUX_STRIP_F * lf } else { 0.0 };
     let below_h = (column_f2 + adc_f2 + shift_add_f2) * f2 / array_w + mux_h + encoder_h;
 
     let mut area = Components {

@@ -16,16 +16,37 @@ pub struct TechNode {
     /// Feature size F that cells and transistors are drawn in (m): the node itself, as
     /// NeuroSim's `Technology::Initialize` sets `featureSize` for its circuits and arrays.
     pub feature_m: f64,
+    /// The length whose square is the area one F^2 of logic takes at this node (m): F itself
+    /// at planar nodes; at FinFET and GAA nodes, where standard cells are laid out in
+    /// contacted-poly pitches and fixed cell heights that shrink far less than F, the
+    /// root of NeuroSim's minimum inverter area over its 28F x 7.6F at 22 nm
+    /// (`formula.cpp` `CalculateGateArea`, `constant.h` `MAX_TRANSISTOR_HEIGHT_*`, `CPP_*`:
+    /// 0.1030, 0.0274, 0.0184 and 0.0064 um^2 at 22, 7, 5 and 1 nm).
+    pub logic_f_m: f64,
+    /// Width of the narrowest device, in F: 1 at planar nodes, 2 (one fin or one nanosheet
+    /// stack, which NeuroSim draws as 2F) at FinFET and GAA nodes; an SRAM cell's access
+    /// device has this width.
+    pub access_width_f: f64,
     /// Wire width of the global bus (m): NeuroSim `Param.cpp` `wireWidth` (40 nm at 22 nm).
     pub wire_m: f64,
     /// Supply voltage (V), `Technology.cpp` `vdd`.
     pub vdd: f64,
-    /// Ideal gate capacitance per transistor width (F/m), `Technology.cpp` `capIdealGate`
-    /// (at 14 nm and below: the published per-device capacitance over the effective width).
+    /// Capacitance switched per drawn transistor width (F/m): at planar nodes the ideal gate
+    /// capacitance `Technology.cpp` `capIdealGate`, which this model's load counts (gate and
+    /// drain loads in units of it) were set with at 22 nm. At FinFET and GAA nodes a device of
+    /// 2F drawn width is one fin (or nanosheet stack) whose gate and drain capacitances
+    /// relate to each other unlike planar ones (a fin's drain is a fifth of its gate), so the
+    /// value there is the capacitance per minimum device, over 2F, at which the same logic
+    /// switches NeuroSim V1.4's energy relative to 22 nm: its VGG-8 accumulation circuits
+    /// (adders and shift-adders, nothing but logic) take 0.425, 0.345 and 0.137 of 22 nm's
+    /// energy at 7, 5 and 1 nm, at supplies of 0.70, 0.70 and 0.60 V.
     pub cap_gate_per_m: f64,
-    /// NMOS on-current per width (A/m), `Technology.cpp` `currentOnNmos` (given in uA/um).
+    /// NMOS on-current per drawn width (A/m), `Technology.cpp` `currentOnNmos` (given in
+    /// uA/um of effective width; at FinFET and GAA nodes converted to a fin's current over
+    /// its 2F drawn width).
     pub i_on_per_m: f64,
-    /// NMOS off-current per width (A/m), `Technology.cpp` `currentOffNmos` (given in uA/um).
+    /// NMOS off-current per drawn width (A/m), `Technology.cpp` `currentOffNmos`, converted
+    /// as the on-current.
     pub i_off_per_m: f64,
     /// SAR ADC power fit P = (a b + c) uW + k / R_column: `SarADC.cpp` coefficient a (uW/bit).
     pub sar_a_uw: f64,
@@ -45,6 +66,15 @@ pub struct TechNode {
     /// synchronous chip follows it (NeuroSim sets its clock to 1.4 x the longest sensing
     /// path), and so do ADC conversions.
     pub sense_s: f64,
+}
+
+/// The capacitance a minimum device (2F) switches at 22 nm in this model (F).
+const C_MIN_22NM: f64 = 5.245e-10 * 44e-9;
+
+/// The capacitance per drawn width of a FinFET or GAA node of feature `f` (m) whose logic
+/// takes `energy_share` of 22 nm's switching energy at supply `vdd` (V).
+const fn finfet_cap_per_m(energy_share: f64, vdd: f64, f: f64) -> f64 {
+    C_MIN_22NM * energy_share * (0.85 * 0.85) / (vdd * vdd) / (2.0 * f)
 }
 
 /// The sensing time at 22 nm, the node the clocks of configurations are given at.
@@ -118,6 +148,8 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
     TechNode {
         node_nm: 45,
         feature_m: 45e-9,
+        logic_f_m: 45e-9,
+        access_width_f: 1.0,
         wire_m: 80e-9,
         vdd: 1.0,
         cap_gate_per_m: 8.930709e-10,
@@ -149,6 +181,8 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
     TechNode {
         node_nm: 22,
         feature_m: 22e-9,
+        logic_f_m: 22e-9,
+        access_width_f: 1.0,
         wire_m: 40e-9,
         vdd: 0.85,
         cap_gate_per_m: 5.245e-10,
@@ -178,12 +212,15 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
     TechNode {
         node_nm: 7,
         feature_m: 7e-9,
+        logic_f_m: 11.35e-9,
+        access_width_f: 2.0,
         wire_m: 20e-9,
         vdd: 0.7,
         // 100.497 aF over a 107 nm effective width.
-        cap_gate_per_m: 100.497e-18 / 107e-9,
-        i_on_per_m: 562.048,
-        i_off_per_m: 1.47e-4,
+        cap_gate_per_m: finfet_cap_per_m(5.20205 / 12.2472, 0.7, 7e-9),
+        // A fin: effective width 107 nm, drawn 2F.
+        i_on_per_m: 562.048 * 107e-9 / 14e-9,
+        i_off_per_m: 1.47e-4 * 107e-9 / 14e-9,
         sar_a_uw: 0.1061,
         sar_c_uw: 0.8847,
         sar_k: 0.043555,
@@ -207,12 +244,15 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
     TechNode {
         node_nm: 5,
         feature_m: 5e-9,
+        logic_f_m: 9.30e-9,
+        access_width_f: 2.0,
         wire_m: 15e-9,
         vdd: 0.7,
         // 81.859 aF over a 106 nm effective width.
-        cap_gate_per_m: 81.859e-18 / 106e-9,
-        i_on_per_m: 578.494,
-        i_off_per_m: 1.38e-4,
+        cap_gate_per_m: finfet_cap_per_m(4.22236 / 12.2472, 0.7, 5e-9),
+        // A fin: effective width 106 nm, drawn 2F.
+        i_on_per_m: 578.494 * 106e-9 / 10e-9,
+        i_off_per_m: 1.38e-4 * 106e-9 / 10e-9,
         sar_a_uw: 0.0645,
         sar_c_uw: 0.5511,
         sar_k: 0.0388,
@@ -237,13 +277,16 @@ pub const NODES: [TechNode; Node::ALL.len()] = [
     TechNode {
         node_nm: 1,
         feature_m: 1e-9,
+        logic_f_m: 5.48e-9,
+        access_width_f: 2.0,
         wire_m: 8e-9,
         vdd: 0.6,
         // 66.94 aF per gate-all-around device; its effective width taken as the 3 nm
         // node's 101 nm (NeuroSim derives it from sheet count and size).
-        cap_gate_per_m: 66.94e-18 / 101e-9,
-        i_on_per_m: 460.979,
-        i_off_per_m: 1.69e-4,
+        cap_gate_per_m: finfet_cap_per_m(1.68058 / 12.2472, 0.6, 1e-9),
+        // A stack of 4 nanosheets: effective width 128 nm, drawn 2F.
+        i_on_per_m: 460.979 * 128e-9 / 2e-9,
+        i_off_per_m: 1.69e-4 * 128e-9 / 2e-9,
         sar_a_uw: 0.0101,
         sar_c_uw: 0.0843,
         sar_k: 0.0288,
