@@ -5,7 +5,7 @@ use super::{AnyBackend, BackendChoice, with_backend};
 use imcnas::backend::Backend;
 use imcnas::config;
 use imcnas::physics::rng::{Seed, uniforms4};
-use imcnas::runtime::engine::{Chip, program_layer};
+use imcnas::runtime::engine::{Chip, LayerOptions, program_layer_with};
 use std::time::Instant;
 
 /// Arguments of `imcnas demo`.
@@ -58,6 +58,9 @@ const SCENARIOS: &[(&str, &str, &[&str])] = &[
             "device.drift_compensation=none",
         ],
     ),
+    ("NeuroSim RRAM 22 nm, 5-bit ADC", "neurosim-rram-22nm", &[]),
+    ("  with a 7-bit ADC", "neurosim-rram-22nm", &["adc.bits=7"]),
+    ("CrossSim-style, calibrated ADC", "crosssim-bitsliced", &[]),
 ];
 
 /// Runs the demo and prints one line per scenario.
@@ -72,6 +75,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let w = seeded_uniform(n * n, -bound, bound, args.seed, 1);
     let x = seeded_uniform(batch * n, -1.0, 1.0, args.seed, 2);
     let reference = float_mvm(&w, &x, n, n);
+    // Calibration inputs of calibrated ADC ranges: their own draw.
+    let calibration = seeded_uniform(batch * n, -1.0, 1.0, args.seed, 3);
     let ref_norm = reference.iter().map(|v| v * v).sum::<f64>().sqrt();
 
     println!(
@@ -91,7 +96,15 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         let hw = config::load(preset, &overrides)?;
         let (errors, seconds) = with_backend!(&backend, |b| scenario(
-            b, &hw, &w, &x, n, batch, &reference, ref_norm, args
+            b,
+            &hw,
+            &w,
+            (&x, &calibration),
+            n,
+            batch,
+            &reference,
+            ref_norm,
+            args
         ))?;
         let mean = errors.iter().sum::<f64>() / errors.len() as f64;
         let std =
@@ -114,7 +127,7 @@ fn scenario<B: Backend>(
     backend: &B,
     hw: &config::HwConfig,
     w: &[f32],
-    x: &[f32],
+    (x, calibration): (&[f32], &[f32]),
     n: usize,
     batch: usize,
     reference: &[f64],
@@ -124,18 +137,15 @@ fn scenario<B: Backend>(
     let mut errors = Vec::new();
     let mut seconds = 0.0;
     for instance in 0..args.instances {
-        let layer = program_layer(
-            backend,
-            hw,
-            w,
-            (n, n),
-            None,
-            0,
-            Chip {
-                seed: Seed(args.seed),
-                instance,
-            },
-        )?;
+        let chip = Chip {
+            seed: Seed(args.seed),
+            instance,
+        };
+        let options = LayerOptions {
+            weight_bits: None,
+            calibration: Some(calibration),
+        };
+        let layer = program_layer_with(backend, hw, (w, (n, n), None), 0, chip, &options)?;
         let start = Instant::now();
         let y = layer.forward(backend, x, batch, 0)?;
         seconds += start.elapsed().as_secs_f64();
