@@ -14,3 +14,27 @@ pub(crate) fn avx2_fma() -> bool {
         false
     }
 }
+
+/// Defines `fn $name($args)`, which runs `$body` (an `#[inline(always)]` function of the same
+/// arguments) compiled for AVX2+FMA when the CPU has them and for the baseline target
+/// otherwise: the baseline x86-64 target has no SSE4.1, so without it every rounding is a libm
+/// call. No floating-point contraction is enabled, so both builds give identical results.
+macro_rules! dispatch_avx2 {
+    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if $crate::simd::avx2_fma() {
+                    // SAFETY: the CPU supports the features the function is compiled for.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use dispatch_avx2;

@@ -15,7 +15,7 @@ mod common;
 use imcnas::backend::Backend;
 use imcnas::config::{self, HwConfig};
 use imcnas::physics::rng::Seed;
-use imcnas::runtime::engine::{Chip, LayerOptions, program_layer_with};
+use imcnas::runtime::engine::{AnalogLayer, Chip, LayerOptions, program_layer_with};
 use serde_json::Value;
 
 fn read(name: &str) -> Value {
@@ -123,14 +123,16 @@ fn adc_step_in_outputs(hw: &HwConfig, case: &Value) -> f64 {
     worst
 }
 
-/// Runs case `name` and returns the worst deviation from CrossSim's Y over max|Y|, outside
-/// the near-tie entries (which are checked to be within one ADC step).
-fn run<B: Backend>(backend: &B, name: &str, extra: &[&str]) -> f64 {
+/// Case `name`'s layer programmed on `backend` with its hardware description (plus `extra`
+/// overrides), calibrated on the case's calibration inputs, with the case and the hardware.
+fn programmed<B: Backend>(
+    backend: &B,
+    name: &str,
+    extra: &[&str],
+) -> (AnalogLayer<B::Layer>, Value, HwConfig) {
     let case = read(name);
     let inputs = read("inputs.json");
     let (n_out, n_in, w) = common::matrix(&case, "W");
-    let (batch, _, x) = common::matrix(&case, "X");
-    let expected = common::matrix(&case, "Y").2;
     let dataset = if n_in == 100 { "D" } else { "A" };
     let x_cal = common::matrix(&inputs["datasets"][dataset], "X_cal").2;
     let mut set = overrides(&case);
@@ -146,6 +148,16 @@ fn run<B: Backend>(backend: &B, name: &str, extra: &[&str]) -> f64 {
     };
     let layer =
         program_layer_with(backend, &hw, (&w, (n_out, n_in), None), 0, chip, &options).unwrap();
+    (layer, case, hw)
+}
+
+/// Runs case `name` and returns the worst deviation from CrossSim's Y over max|Y|, outside
+/// the near-tie entries (which are checked to be within one ADC step).
+fn run<B: Backend>(backend: &B, name: &str, extra: &[&str]) -> f64 {
+    let (layer, case, hw) = programmed(backend, name, extra);
+    let (n_out, _, _) = common::matrix(&case, "W");
+    let (batch, _, x) = common::matrix(&case, "X");
+    let expected = common::matrix(&case, "Y").2;
     let y = layer.forward(backend, &x, batch, 0).unwrap();
     let scale = expected.iter().fold(0f64, |m, v| m.max(f64::from(v.abs())));
     let near_ties: Vec<(usize, usize)> = case["tie_check"]["near_tie_outputs"]
@@ -221,39 +233,15 @@ on_both_backends!(ideal_adcs_give_the_quantised_product, |b| {
 /// The calibration finds CrossSim's own ranges.
 #[test]
 fn calibration_finds_crosssim_s_ranges() {
-    use imcnas::backend::cpu::CpuBackend;
     for name in ["case_b_bitsliced_2x4.json", "case_d_row_partition.json"] {
-        let case = read(name);
-        let inputs = read("inputs.json");
-        let (n_out, n_in, w) = common::matrix(&case, "W");
-        let dataset = if n_in == 100 { "D" } else { "A" };
-        let x_cal = common::matrix(&inputs["datasets"][dataset], "X_cal").2;
-        let hw = config::load("ideal", &overrides(&case)).unwrap();
-        let options = LayerOptions {
-            weight_bits: None,
-            calibration: Some(&x_cal),
-        };
-        let chip = Chip {
-            seed: Seed(1),
-            instance: 0,
-        };
-        let layer = program_layer_with(
-            &CpuBackend,
-            &hw,
-            (&w, (n_out, n_in), None),
-            0,
-            chip,
-            &options,
-        )
-        .unwrap();
-        let ranges = layer.inner().ranges().to_vec();
+        let (layer, case, _) = programmed(&imcnas::backend::cpu::CpuBackend, name, &[]);
         let expected: Vec<f32> = case["derived"]["adc_calibration"]["ranges"]
             .as_array()
             .unwrap()
             .iter()
             .map(|r| r[1].as_f64().unwrap() as f32)
             .collect();
-        for group in ranges.chunks(expected.len()) {
+        for group in layer.inner().ranges().chunks(expected.len()) {
             assert_eq!(group, &expected[..], "{name}");
         }
     }

@@ -81,7 +81,7 @@ pub fn analog_mvm(
             SCRATCH.with_borrow_mut(|scratch| {
                 for o in 0..p.out_groups {
                     for g in 0..p.in_groups {
-                        simd::tile_pass(&layer, g, o, first_row, x_block, y_block, scratch);
+                        tile_pass(&layer, g, o, first_row, x_block, y_block, scratch);
                     }
                 }
             });
@@ -96,16 +96,9 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-mod simd {
-    //! Runtime selection of an AVX2+FMA build of the tile pass on x86-64: the baseline
-    //! target has no SSE4.1, so without it every rounding of the DAC and ADC is a libm call.
-    //! No floating-point contraction is enabled, so both builds give identical results.
-
-    use super::{LayerView, Scratch, tile_pass_impl};
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile_pass_avx2(
+// The tile pass, compiled for AVX2+FMA too and chosen when called.
+crate::simd::dispatch_avx2!(
+    fn tile_pass(
         layer: &LayerView<'_>,
         g: u32,
         o: u32,
@@ -113,29 +106,8 @@ mod simd {
         x_block: &[f32],
         y_block: &mut [f32],
         s: &mut Scratch,
-    ) {
-        tile_pass_impl(layer, g, o, first_row, x_block, y_block, s)
-    }
-
-    pub(super) fn tile_pass(
-        layer: &LayerView<'_>,
-        g: u32,
-        o: u32,
-        first_row: u32,
-        x_block: &[f32],
-        y_block: &mut [f32],
-        s: &mut Scratch,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if crate::simd::avx2_fma() {
-                // SAFETY: the CPU supports the features the function is compiled for.
-                return unsafe { tile_pass_avx2(layer, g, o, first_row, x_block, y_block, s) };
-            }
-        }
-        tile_pass_impl(layer, g, o, first_row, x_block, y_block, s)
-    }
-}
+    ) => tile_pass_impl
+);
 
 /// One tile (input group `g`, output group `o`) on a block of input vectors; adds the
 /// tile's digitised partial sums into `y_block`. Twin of the body of `analog_mvm` in WGSL.

@@ -203,7 +203,7 @@ pub fn sliced_mvm(
             SCRATCH.with_borrow_mut(|scratch| {
                 for o in 0..p.out_groups {
                     for g in 0..p.in_groups {
-                        simd::tile_pass(&layer, g, o, first_row, x_block, y_block, scratch);
+                        tile_pass(&layer, g, o, first_row, x_block, y_block, scratch);
                     }
                 }
             });
@@ -240,7 +240,7 @@ pub fn sliced_profile(p: &SlicedParams, x: &[f32], w: &[f32]) -> Vec<Vec<f32>> {
             SCRATCH.with_borrow_mut(|scratch| {
                 for o in 0..p.out_groups {
                     for g in 0..p.in_groups {
-                        simd::tile_pass(
+                        tile_pass(
                             &layer,
                             g,
                             o,
@@ -256,15 +256,9 @@ pub fn sliced_profile(p: &SlicedParams, x: &[f32], w: &[f32]) -> Vec<Vec<f32>> {
     profile.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
-mod simd {
-    //! Runtime selection of an AVX2+FMA build of the tile pass on x86-64 (rounding without
-    //! libm calls); no floating-point contraction is enabled, so both builds agree exactly.
-
-    use super::{LayerView, Scratch, tile_pass_impl};
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile_pass_avx2(
+// The tile pass, compiled for AVX2+FMA too and chosen when called.
+crate::simd::dispatch_avx2!(
+    fn tile_pass(
         layer: &LayerView<'_>,
         g: u32,
         o: u32,
@@ -272,29 +266,8 @@ mod simd {
         x_block: &[f32],
         y_block: &mut [f32],
         s: &mut Scratch,
-    ) {
-        tile_pass_impl(layer, g, o, first_row, x_block, y_block, s)
-    }
-
-    pub(super) fn tile_pass(
-        layer: &LayerView<'_>,
-        g: u32,
-        o: u32,
-        first_row: u32,
-        x_block: &[f32],
-        y_block: &mut [f32],
-        s: &mut Scratch,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if crate::simd::avx2_fma() {
-                // SAFETY: the CPU supports the features the function is compiled for.
-                return unsafe { tile_pass_avx2(layer, g, o, first_row, x_block, y_block, s) };
-            }
-        }
-        tile_pass_impl(layer, g, o, first_row, x_block, y_block, s)
-    }
-}
+    ) => tile_pass_impl
+);
 
 /// One tile (input group `g`, output group `o`) on a block of input vectors; adds the
 /// tile's digitised output into `y_block`. Twin of the body of `sliced_mvm` in WGSL.

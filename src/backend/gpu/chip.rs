@@ -65,6 +65,17 @@ pub struct GpuLayer {
     pub(super) ranges: wgpu::Buffer,
 }
 
+/// One dispatch of [`GpuBackend::in_batch_chunks`]: a column chunk of the layer on `rows`
+/// vectors from `start`, whose inputs are in `x` and outputs go to `y`.
+struct ChunkCall<'a> {
+    encoder: &'a mut wgpu::CommandEncoder,
+    chunk: &'a ColumnChunk,
+    rows: usize,
+    start: usize,
+    x: &'a wgpu::Buffer,
+    y: &'a wgpu::Buffer,
+}
+
 /// Splits the output groups into runs whose `slices x rows x n_in` floats fit `max_binding`
 /// bytes.
 pub(super) fn plan_chunks(
@@ -220,11 +231,44 @@ impl GpuBackend {
         x: &[f32],
         params: &MvmParams,
     ) -> Result<Vec<f32>> {
+        let batch = params.batch as usize;
+        self.in_batch_chunks(layer, x, batch, 65_535 * MVM_ROWS, |call| {
+            let chunk_params = MvmParams {
+                batch: call.rows as u32,
+                group_first: call.chunk.group_first as u32,
+                col_offset: call.chunk.row_start as u32,
+                chunk_cols: call.chunk.rows as u32,
+                row_offset: params.row_offset + call.start as u32,
+                ..*params
+            };
+            let uniform = self.ctx.uniform(&chunk_params);
+            let buffers = [&uniform, call.x, &call.chunk.w_now_t, &layer.gains, call.y];
+            let groups = (
+                call.rows.div_ceil(MVM_ROWS) as u32,
+                call.chunk.group_count as u32,
+            );
+            self.ctx
+                .dispatch(call.encoder, Kernel::AnalogMvm, &buffers, groups);
+            uniform
+        })
+    }
+
+    /// Runs one chip's MVM kernel on `batch` vectors `x` in batch chunks whose inputs and
+    /// outputs fit the binding limit (at most `max_rows` vectors each), recording one dispatch
+    /// per column chunk of the layer with `record`, which returns the uniform buffer to keep
+    /// until the submission.
+    fn in_batch_chunks(
+        &self,
+        layer: &GpuLayer,
+        x: &[f32],
+        batch: usize,
+        max_rows: usize,
+        mut record: impl FnMut(ChunkCall<'_>) -> wgpu::Buffer,
+    ) -> Result<Vec<f32>> {
         let ctx = &self.ctx;
         let (n_in, n_out) = (layer.grid.n_in, layer.grid.n_out);
-        let batch = params.batch as usize;
         let widest = 4 * n_in.max(n_out) as u64;
-        let rows_per_chunk = ((ctx.max_binding / widest) as usize).clamp(1, 65_535 * MVM_ROWS);
+        let rows_per_chunk = ((ctx.max_binding / widest) as usize).clamp(1, max_rows);
         // One set of buffers for the call, sized for the largest batch chunk.
         let capacity = rows_per_chunk.min(batch);
         let x_buffer = ctx.storage("x", capacity * n_in);
@@ -239,24 +283,14 @@ impl GpuBackend {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             let mut uniforms = Vec::with_capacity(layer.chunks.len());
             for chunk in &layer.chunks {
-                let chunk_params = MvmParams {
-                    batch: rows as u32,
-                    group_first: chunk.group_first as u32,
-                    col_offset: chunk.row_start as u32,
-                    chunk_cols: chunk.rows as u32,
-                    row_offset: params.row_offset + start as u32,
-                    ..*params
-                };
-                uniforms.push(ctx.uniform(&chunk_params));
-                let buffers = [
-                    uniforms.last().expect("pushed"),
-                    &x_buffer,
-                    &chunk.w_now_t,
-                    &layer.gains,
-                    &y_buffer,
-                ];
-                let groups = (rows.div_ceil(MVM_ROWS) as u32, chunk.group_count as u32);
-                ctx.dispatch(&mut encoder, Kernel::AnalogMvm, &buffers, groups);
+                uniforms.push(record(ChunkCall {
+                    encoder: &mut encoder,
+                    chunk,
+                    rows,
+                    start,
+                    x: &x_buffer,
+                    y: &y_buffer,
+                }));
             }
             y.extend(ctx.submit_and_read(encoder, &y_buffer, &staging, rows * n_out)?);
         }
@@ -317,47 +351,30 @@ impl GpuBackend {
         x: &[f32],
         params: &SlicedParams,
     ) -> Result<Vec<f32>> {
-        let ctx = &self.ctx;
-        let (n_in, n_out) = (layer.grid.n_in, layer.grid.n_out);
         let batch = params.batch as usize;
-        let widest = 4 * n_in.max(n_out) as u64;
-        let rows_per_chunk = ((ctx.max_binding / widest) as usize).clamp(1, 65_535);
-        let capacity = rows_per_chunk.min(batch);
-        let x_buffer = ctx.storage("x", capacity * n_in);
-        let y_buffer = ctx.storage("y", capacity * n_out);
-        let staging = ctx.staging(capacity * n_out);
-        let mut y = Vec::with_capacity(batch * n_out);
-        for start in (0..batch).step_by(rows_per_chunk) {
-            let rows = rows_per_chunk.min(batch - start);
-            let x_chunk = &x[start * n_in..(start + rows) * n_in];
-            ctx.queue
-                .write_buffer(&x_buffer, 0, bytemuck::cast_slice(x_chunk));
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            let mut uniforms = Vec::with_capacity(layer.chunks.len());
-            for chunk in &layer.chunks {
-                let chunk_params = SlicedParams {
-                    batch: rows as u32,
-                    group_first: chunk.group_first as u32,
-                    col_offset: chunk.row_start as u32,
-                    chunk_cols: chunk.rows as u32,
-                    row_offset: params.row_offset + start as u32,
-                    ..*params
-                };
-                uniforms.push(ctx.uniform(&chunk_params));
-                let buffers = [
-                    uniforms.last().expect("pushed"),
-                    &x_buffer,
-                    &chunk.w_now_t,
-                    &layer.gains,
-                    &layer.ranges,
-                    &y_buffer,
-                ];
-                let blocks = sliced_column_blocks(&layer.grid);
-                let groups = (rows as u32, (chunk.group_count * blocks) as u32);
-                ctx.dispatch(&mut encoder, Kernel::SlicedMvm, &buffers, groups);
-            }
-            y.extend(ctx.submit_and_read(encoder, &y_buffer, &staging, rows * n_out)?);
-        }
-        Ok(y)
+        let blocks = sliced_column_blocks(&layer.grid);
+        self.in_batch_chunks(layer, x, batch, 65_535, |call| {
+            let chunk_params = SlicedParams {
+                batch: call.rows as u32,
+                group_first: call.chunk.group_first as u32,
+                col_offset: call.chunk.row_start as u32,
+                chunk_cols: call.chunk.rows as u32,
+                row_offset: params.row_offset + call.start as u32,
+                ..*params
+            };
+            let uniform = self.ctx.uniform(&chunk_params);
+            let buffers = [
+                &uniform,
+                call.x,
+                &call.chunk.w_now_t,
+                &layer.gains,
+                &layer.ranges,
+                call.y,
+            ];
+            let groups = (call.rows as u32, (call.chunk.group_count * blocks) as u32);
+            self.ctx
+                .dispatch(call.encoder, Kernel::SlicedMvm, &buffers, groups);
+            uniform
+        })
     }
 }
