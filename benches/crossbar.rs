@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use imcnas::backend::Backend;
 use imcnas::backend::cpu::{CpuBackend, gemm::matmul_parallel};
 use imcnas::backend::gpu::GpuBackend;
-use imcnas::config;
+use imcnas::config::{self, HwConfig};
 use imcnas::physics::rng::{Seed, uniforms4};
 use imcnas::runtime::engine::{Chip, program_layer};
 use std::hint::black_box;
@@ -37,51 +37,58 @@ fn gpu_backend() -> Option<GpuBackend> {
     GpuBackend::new(any).ok()
 }
 
+/// One group: the plain f32 GEMM of an `n` x `n` layer on a batch of [`BATCH`] beside the
+/// analog MVM of `hw` (named `{kind}_cpu`, and `{kind}_gpu` when an adapter is measured).
+fn layer_group(c: &mut Criterion, group_name: &str, hw: &HwConfig, n: usize, kind: &str) {
+    let gpu = gpu_backend();
+    // A layer initialised like PyTorch's Linear; inputs in [-1, 1).
+    let bound = 1.0 / (n as f32).sqrt();
+    let w = uniform(n * n, -bound, bound, 1);
+    let x = uniform(BATCH * n, -1.0, 1.0, 2);
+    let mut group = c.benchmark_group(group_name);
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(if kind == "analog" { 20 } else { 10 });
+
+    let mut y = vec![0f32; BATCH * n];
+    group.bench_function("plain_f32_gemm", |b| {
+        b.iter(|| {
+            matmul_parallel(
+                black_box(&mut y),
+                (BATCH, n, n),
+                (black_box(&x), n),
+                (&w, n),
+            )
+        })
+    });
+
+    let chip = Chip {
+        seed: Seed(1),
+        instance: 0,
+    };
+    let layer = program_layer(&CpuBackend, hw, &w, (n, n), None, 0, chip).expect("program");
+    group.bench_function(format!("{kind}_cpu"), |b| {
+        b.iter(|| {
+            layer
+                .forward(&CpuBackend, black_box(&x), BATCH, 0)
+                .expect("mvm")
+        })
+    });
+
+    if let Some(gpu) = &gpu {
+        let layer = program_layer(gpu, hw, &w, (n, n), None, 0, chip).expect("program");
+        let name = format!("{kind}_gpu ({})", gpu.describe());
+        group.bench_function(name, |b| {
+            b.iter(|| layer.forward(gpu, black_box(&x), BATCH, 0).expect("mvm"))
+        });
+    }
+    group.finish();
+}
+
+/// aihwkit's chip (the `aihwkit-default` preset) on 512x512 and 2048x2048 layers.
 fn mvm(c: &mut Criterion) {
     let hw = config::load("aihwkit-default", &[]).expect("preset");
-    let gpu = gpu_backend();
     for n in [512usize, 2048] {
-        // A layer initialised like PyTorch's Linear; inputs in [-1, 1).
-        let bound = 1.0 / (n as f32).sqrt();
-        let w = uniform(n * n, -bound, bound, 1);
-        let x = uniform(BATCH * n, -1.0, 1.0, 2);
-        let mut group = c.benchmark_group(format!("mvm_{n}x{n}_batch{BATCH}"));
-        group.throughput(Throughput::Elements(BATCH as u64));
-        group.sample_size(20);
-
-        let mut y = vec![0f32; BATCH * n];
-        group.bench_function("plain_f32_gemm", |b| {
-            b.iter(|| {
-                matmul_parallel(
-                    black_box(&mut y),
-                    (BATCH, n, n),
-                    (black_box(&x), n),
-                    (&w, n),
-                )
-            })
-        });
-
-        let chip = Chip {
-            seed: Seed(1),
-            instance: 0,
-        };
-        let layer = program_layer(&CpuBackend, &hw, &w, (n, n), None, 0, chip).expect("program");
-        group.bench_function("analog_cpu", |b| {
-            b.iter(|| {
-                layer
-                    .forward(&CpuBackend, black_box(&x), BATCH, 0)
-                    .expect("mvm")
-            })
-        });
-
-        if let Some(gpu) = &gpu {
-            let layer = program_layer(gpu, &hw, &w, (n, n), None, 0, chip).expect("program");
-            let name = format!("analog_gpu ({})", gpu.describe());
-            group.bench_function(name, |b| {
-                b.iter(|| layer.forward(gpu, black_box(&x), BATCH, 0).expect("mvm"))
-            });
-        }
-        group.finish();
+        layer_group(c, &format!("mvm_{n}x{n}_batch{BATCH}"), &hw, n, "analog");
     }
 }
 
@@ -104,45 +111,13 @@ fn sliced(c: &mut Criterion) {
     let hw = config::load("neurosim-rram-22nm", &set).expect("preset");
     let passes = hw.reads.total() * hw.slicing.slices * 4;
     assert_eq!(passes, 128, "8 reads x 4 slices x 4 row groups");
-    let gpu = gpu_backend();
-    let n = 512;
-    let bound = 1.0 / (n as f32).sqrt();
-    let w = uniform(n * n, -bound, bound, 1);
-    let x = uniform(BATCH * n, -1.0, 1.0, 2);
-    let mut group = c.benchmark_group(format!("sliced_{n}x{n}_batch{BATCH}"));
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.sample_size(10);
-    let mut y = vec![0f32; BATCH * n];
-    group.bench_function("plain_f32_gemm", |b| {
-        b.iter(|| {
-            matmul_parallel(
-                black_box(&mut y),
-                (BATCH, n, n),
-                (black_box(&x), n),
-                (&w, n),
-            )
-        })
-    });
-    let chip = Chip {
-        seed: Seed(1),
-        instance: 0,
-    };
-    let layer = program_layer(&CpuBackend, &hw, &w, (n, n), None, 0, chip).expect("program");
-    group.bench_function("sliced_cpu", |b| {
-        b.iter(|| {
-            layer
-                .forward(&CpuBackend, black_box(&x), BATCH, 0)
-                .expect("mvm")
-        })
-    });
-    if let Some(gpu) = &gpu {
-        let layer = program_layer(gpu, &hw, &w, (n, n), None, 0, chip).expect("program");
-        let name = format!("sliced_gpu ({})", gpu.describe());
-        group.bench_function(name, |b| {
-            b.iter(|| layer.forward(gpu, black_box(&x), BATCH, 0).expect("mvm"))
-        });
-    }
-    group.finish();
+    layer_group(
+        c,
+        &format!("sliced_512x512_batch{BATCH}"),
+        &hw,
+        512,
+        "sliced",
+    );
 }
 
 criterion_group!(benches, mvm, sliced);
