@@ -110,8 +110,9 @@ pub struct FinalEntry {
 pub struct AdcPoint {
     /// ADC bits.
     pub adc_bits: u32,
-    /// The chip: [`CANDIDATE_CHIP`] (the subnet's own hardware) or [`AIHWKIT_CHIP`] (the
-    /// `aihwkit-default` chip with the subnet's tile size, as a reference).
+    /// The chip: [`CANDIDATE_CHIP`] (the subnet's own hardware) or [`AIHWKIT_CHIP`]
+    /// (aihwkit's chip, the periphery of the `aihwkit-default` preset, on the subnet's devices,
+    /// tile size and cost memory, as a reference).
     #[serde(default = "candidate_chip")]
     pub chip: String,
     /// The measurement.
@@ -122,7 +123,10 @@ pub struct AdcPoint {
 pub const CANDIDATE_CHIP: &str = "candidate";
 
 /// The aihwkit reference chip in an ADC sweep.
-pub const AIHWKIT_CHIP: &str = "aihwkit-default";
+pub const AIHWKIT_CHIP: &str = "aihwkit-chip";
+
+/// The preset whose periphery the aihwkit reference chip takes.
+pub const AIHWKIT_PERIPHERY: &str = "aihwkit-default";
 
 fn candidate_chip() -> String {
     CANDIDATE_CHIP.to_string()

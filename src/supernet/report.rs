@@ -319,7 +319,11 @@ fn adc_svg(experiment: &Experiment, report: &FinalReport) -> Result<String> {
         };
         let both = [
             (series(CANDIDATE_CHIP), BLUE, "the subnet's chip"),
-            (series(AIHWKIT_CHIP), RED, "aihwkit-default, same tile"),
+            (
+                series(AIHWKIT_CHIP),
+                RED,
+                "aihwkit's chip, same devices and tile",
+            ),
         ];
         let mut points: Vec<(f64, f64, f64)> = both.iter().flat_map(|s| s.0.clone()).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -500,7 +504,7 @@ fn summary_md(experiment: &Experiment, summary: &RunSummary) -> String {
         if !report.adc_sweep.is_empty() {
             let _ = writeln!(
                 md,
-                "\nADC sweep of the most accurate subnet at {}, on its own chip and on aihwkit's chip of the same tile size (test accuracy, energy per image, chip area):\n\n| ADC bits | chip | accuracy | energy (uJ) | area (mm2) |\n|---:|---|---:|---:|---:|",
+                "\nADC sweep of the most accurate subnet at {}, on its own chip and on aihwkit's chip (the aihwkit-default periphery: one multi-bit read of every row, continuous weights, aihwkit's ADC range and output noise) with the same devices and tile size (test accuracy, energy per image, chip area):\n\n| ADC bits | chip | accuracy | energy (uJ) | area (mm2) |\n|---:|---|---:|---:|---:|",
                 experiment.drift.label
             );
             let mut points: Vec<_> = report.adc_sweep.iter().collect();

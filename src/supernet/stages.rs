@@ -8,8 +8,8 @@ use super::finetune::{RungResult, successive_halving};
 use super::genome::JointSpace;
 use super::log::{append_log, read_log};
 use super::records::{
-    AIHWKIT_CHIP, AdcPoint, CANDIDATE_CHIP, EvalRecord, FinalEntry, FinalReport, RunSummary,
-    read_evaluation_log,
+    AIHWKIT_CHIP, AIHWKIT_PERIPHERY, AdcPoint, CANDIDATE_CHIP, EvalRecord, FinalEntry, FinalReport,
+    RunSummary, read_evaluation_log,
 };
 use super::records::{EVALUATIONS_FILE, FINAL_FILE, FINETUNE_FILE, RunOptions};
 use super::splits::Splits;
@@ -264,8 +264,10 @@ pub(super) fn final_stage<B: Backend>(
             Some(n) => n,
             None => evaluator.subnet(&entry.record.candidate)?,
         };
-        // The subnet's own chip, then aihwkit's chip of the same tile size beside it.
-        let aihwkit = config::load(AIHWKIT_CHIP, &[])?;
+        // The subnet's own chip, then aihwkit's chip beside it: aihwkit's periphery (one
+        // multi-bit read of every row, continuous weights, its ADC range and noise) on the
+        // subnet's devices (their conductance window from 0), tile size and cost memory.
+        let aihwkit = config::load(AIHWKIT_PERIPHERY, &[])?;
         for chip in [CANDIDATE_CHIP, AIHWKIT_CHIP] {
             for &bits in sweep {
                 if report
@@ -277,14 +279,18 @@ pub(super) fn final_stage<B: Backend>(
                 }
                 let mut candidate = entry.record.candidate.clone();
                 candidate.hardware.adc_bits = bits;
+                let own = evaluator.hardware(&candidate)?;
                 let hw = if chip == CANDIDATE_CHIP {
-                    evaluator.hardware(&candidate)?
+                    own
                 } else {
                     let mut file = aihwkit.file.clone();
                     file.tile.rows = candidate.hardware.tile;
                     file.tile.cols = candidate.hardware.tile;
                     file.adc.bits = bits;
-                    HwConfig::validate(file, &aihwkit.origin)?
+                    file.device = own.file.device.clone();
+                    file.device.g_min_us = 0.0;
+                    file.cost = own.file.cost.clone();
+                    HwConfig::validate(file, &format!("{} on {}", aihwkit.origin, own.origin))?
                 };
                 let (mut m, _) = evaluator.measure_network(
                     &candidate,
