@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Fuzzes every reader of a user's file (tests/fuzz_readers.rs) for SECONDS seconds each
-# (default 600), one reader at a time, and prints the cases each ran.
+# (default 600), one reader at a time, and prints the cases each ran. The whole output,
+# failures with their minimal inputs included, is kept in target/fuzz.log.
 # Usage: scripts/fuzz.sh [SECONDS]
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
-IMCNAS_FUZZ_SECONDS="${1:-600}" cargo test --test fuzz_readers -- --test-threads=1 --nocapture 2>&1 \
-  | grep -E "^fuzz |^test |test result"
+mkdir -p target
+IMCNAS_FUZZ_SECONDS="${1:-600}" cargo test --test fuzz_readers -- --test-threads=1 --nocapture \
+  > target/fuzz.log 2>&1
+status=$?
+grep -E "^fuzz |^test .* (ok|FAILED)$|test result|Test failed|minimal failing input" target/fuzz.log
+[ "$status" -eq 0 ] || echo "failures: see target/fuzz.log"
+exit "$status"
