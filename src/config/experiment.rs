@@ -643,7 +643,10 @@ impl ExperimentFile {
         for device in &h.devices {
             let base = super::load(device, &[]).map_err(|e| in_context(device, e))?;
             for genes in extreme_genes(h) {
-                base.with_genes(&genes).map_err(|e| in_context(device, e))?;
+                // Every candidate is simulated and priced: both must hold.
+                base.with_genes(&genes)
+                    .and_then(|hw| hw.cost().map(|_| ()))
+                    .map_err(|e| in_context(device, e))?;
             }
             devices.push(base);
         }
