@@ -265,3 +265,71 @@ fn pcm_matches_aihwkits_measured_programming_error_drift_and_compensation() {
         "compensation gain {a:.3} (aihwkit ~1.48)"
     );
 }
+
+#[test]
+fn an_all_zero_tile_programs_no_error() {
+    // Two tiles side by side (512 inputs each): the first all zero, the second not. The
+    // zero tile's devices are programmed and drift like any other, but its conductance
+    // scale is aihwkit's (largest magnitude clamped at 1e-7), so their noise is no weight
+    // error; under a scale of 1 it was ~0.3 weight units.
+    let (n_out, n_in) = (64, 1024);
+    let mut w = common::uniform(n_out * n_in, -0.5, 0.5, 9);
+    for row in w.chunks_mut(n_in) {
+        row[..512].fill(0.0);
+    }
+    for t in ["0", "86400"] {
+        let over = vec![format!("device.t_inference_s={t}")];
+        let hw = config::load("aihwkit-default", &over).unwrap();
+        let layer = program_layer(
+            &CpuBackend,
+            &hw,
+            &w,
+            (n_out, n_in),
+            None,
+            0,
+            Chip {
+                seed: Seed(3),
+                instance: 0,
+            },
+        )
+        .unwrap();
+        assert_eq!(layer.grid().tiles(), 2, "the layer spans two tiles");
+        let now = layer.inner().weights();
+        let mut zero_worst = 0f32;
+        let mut other_sum = 0f64;
+        for (row, w_row) in now.chunks(n_in).zip(w.chunks(n_in)) {
+            zero_worst = row[..512].iter().fold(zero_worst, |m, v| m.max(v.abs()));
+            other_sum += row[512..]
+                .iter()
+                .zip(&w_row[512..])
+                .map(|(a, b)| f64::from((a - b).abs()))
+                .sum::<f64>();
+        }
+        let other_mean = other_sum / (n_out * 512) as f64;
+        assert!(zero_worst < 1e-6, "t={t}: zero tile error {zero_worst}");
+        assert!(
+            other_mean > 1e-3,
+            "t={t}: the other tile carries its device noise ({other_mean})"
+        );
+        // A product with the zero tile alone reads the output noise only (0.06 of the
+        // input's abs-max), not programming noise.
+        let batch = 256;
+        let mut x = vec![0.0; batch * n_in];
+        for (r, row) in x.chunks_mut(n_in).enumerate() {
+            row[..512].copy_from_slice(&common::uniform(512, -1.0, 1.0, 100 + r as u64));
+        }
+        let y = layer.forward(&CpuBackend, &x, batch, 0).unwrap();
+        let n = y.len() as f64;
+        let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let std = (y
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        assert!(
+            (0.045..0.075).contains(&std),
+            "t={t}: output std {std}, the output noise alone is 0.06"
+        );
+    }
+}

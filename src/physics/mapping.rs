@@ -104,7 +104,7 @@ impl TileGrid {
         g * self.out_groups + o
     }
 
-    /// Per-tile conductance scale g_max / max|W_tile| (1 for an all-zero tile), so that the
+    /// Per-tile conductance scale g_max / max(max|W_tile|, [`ZERO_CLIP`]), so that the
     /// largest weight of each tile maps to g_max. `w` is (n_out, n_in) row-major.
     pub fn conductance_scales(&self, w: &[f32], g_max: f32) -> Vec<f32> {
         let mut max_abs = vec![0f32; self.tiles()];
@@ -120,12 +120,18 @@ impl TileGrid {
                 }
             }
         }
+        // A tile of all-zero (or tiny) weights is scaled as if its largest magnitude were
+        // ZERO_CLIP, aihwkit's choice: its devices' programming noise then divides into
+        // weight errors of ~1e-9, where a scale of 1 would make them ~0.3 weight units.
         max_abs
             .into_iter()
-            .map(|m| if m > 0.0 { g_max / m } else { 1.0 })
+            .map(|m| g_max / m.max(ZERO_CLIP))
             .collect()
     }
 }
+
+/// Smallest largest-magnitude a tile is scaled for (aihwkit's conductance converter's clamp).
+pub const ZERO_CLIP: f32 = 1e-7;
 
 fn range(total: usize, groups: usize, g: usize) -> std::ops::Range<usize> {
     let start = split_start(total as u32, groups as u32, g as u32) as usize;
