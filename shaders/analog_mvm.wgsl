@@ -41,7 +41,8 @@ const SLOTS: u32 = ROWS * COLS;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 // Effective weights, transposed: (chips, n_in, chunk_cols).
 @group(0) @binding(2) var<storage, read> w_t: array<f32>;
-// Drift-compensation gain per (chip, tile) of the layer.
+// Digital gain per (chip, input group, output) of the layer: the tile's drift compensation
+// times the column's weight scale.
 @group(0) @binding(3) var<storage, read> gain: array<f32>;
 // Outputs, (chips, batch, n_out).
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
@@ -69,7 +70,7 @@ fn analog_mvm(
     let x0 = chip * p.batch * p.n_in;
     let y0 = chip * p.batch * p.n_out;
     let w0 = chip * p.n_in * p.chunk_cols;
-    let gain0 = chip * p.in_groups * p.out_groups;
+    let gain0 = chip * p.in_groups * p.n_out;
     for (var block = wid.x; block * ROWS < p.batch; block += grid.x) {
         let row0 = block * ROWS;
         var out: array<f32, SLOTS>;
@@ -206,12 +207,15 @@ fn analog_mvm(
             }
 
             // Digital partial sum of this tile.
-            let tile = g * p.out_groups + o;
+            let gain_g = gain0 + g * p.n_out + c0;
             for (var r = 0u; r < ROWS; r++) {
                 if (row0 + r < p.batch && row_alpha[r] > 0.0) {
-                    let back = row_alpha[r] * row_rfac[r] * gain[gain0 + tile];
+                    let back = row_alpha[r] * row_rfac[r];
                     for (var c = 0u; c < COLS; c++) {
-                        out[r * COLS + c] = out[r * COLS + c] + res[r * COLS + c] * back;
+                        let col = t + c * WG;
+                        if (col < cols) {
+                            out[r * COLS + c] = out[r * COLS + c] + res[r * COLS + c] * (back * gain[gain_g + col]);
+                        }
                     }
                 }
             }

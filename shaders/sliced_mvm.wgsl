@@ -49,7 +49,7 @@ struct SlicedParams {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 // Effective weights of this column chunk, (chips, slices, n_in, chunk_cols).
 @group(0) @binding(2) var<storage, read> w_t: array<f32>;
-// Output scale per (chip, tile).
+// Output scale per (chip, input group, output).
 @group(0) @binding(3) var<storage, read> out_scale: array<f32>;
 // ADC half-range per (layer row group, slice), the same for every chip.
 @group(0) @binding(4) var<storage, read> ranges: array<f32>;
@@ -146,7 +146,7 @@ fn sliced_mvm(
     let x0 = chip * p.batch * p.n_in;
     let y0 = chip * p.batch * p.n_out;
     let w0 = chip * p.slices * p.n_in * p.chunk_cols;
-    let scale0 = chip * p.in_groups * p.out_groups;
+    let scale0 = chip * p.in_groups * p.n_out;
     let full = f32((1u << p.magnitude_bits) - 1u);
     var offset = 0.0;
     if (p.offset_encoding == 1u) {
@@ -216,10 +216,9 @@ fn sliced_mvm(
 
             if (scale > 0.0) {
                 let groups = (kn + p.rows_parallel - 1u) / p.rows_parallel;
-                let tile = g * p.out_groups + o;
-                let back = out_scale[scale0 + tile] * scale;
                 if (col < cols) {
                     let gc = c0 + col;
+                    let back = out_scale[scale0 + g * p.n_out + gc] * scale;
                     let wcol = gc - p.col_offset;
                     var acc = 0.0;
                     for (var r = 0u; r < groups; r++) {

@@ -169,6 +169,26 @@ fn random_layers_of_several_shapes_and_presets() {
             preset: "quant-only",
             overrides: &["tile.rows=1000", "adc.bound=2"],
         },
+        Case {
+            n_out: 300,
+            n_in: 200,
+            batch: 17,
+            preset: "aihwkit-default",
+            overrides: &[
+                "tile.rows=128",
+                "tile.cols=96",
+                "mapping.weight_scaling=\"column\"",
+                "device.t_inference_s=86400",
+                "device.drift_compensation=\"global\"",
+            ],
+        },
+        Case {
+            n_out: 130,
+            n_in: 517,
+            batch: 9,
+            preset: "pcm",
+            overrides: &["tile.rows=256", "mapping.weight_scaling=\"tile\""],
+        },
     ];
     for case in &cases {
         compare(gpu, case);
@@ -193,6 +213,18 @@ fn a_layer_of_more_than_a_million_weights_in_chunks() {
     };
     assert!(case.n_out * case.n_in > 1 << 20);
     compare(&gpu, &case);
+    // Column chunks index the digital gains by the layer's columns.
+    compare(
+        &gpu,
+        &Case {
+            overrides: &[
+                "tile.rows=300",
+                "tile.cols=200",
+                "mapping.weight_scaling=\"column\"",
+            ],
+            ..case
+        },
+    );
     // And with the adapter's own limits.
     let Some(gpu) = gpu_or_skip() else { return };
     compare(gpu, &Case { batch: 4, ..case });

@@ -1,6 +1,7 @@
 //! Every hardware gene of a search is a key of the one hardware description: changing it
 //! changes the simulated chip's outputs and its price together, except the columns per ADC,
-//! which only the price reads (columns take turns on a converter; no conversion changes).
+//! which only the price reads (columns take turns on a converter; no conversion changes), and
+//! the ADC range policy, which only the accuracy reads.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +11,7 @@
 mod common;
 
 use imcnas::backend::cpu::CpuBackend;
-use imcnas::config::{self, AdcRange, HardwareGenes, HwConfig};
+use imcnas::config::{self, AdcRange, HardwareGenes, HwConfig, WeightScaling};
 use imcnas::cost::model::network_cost;
 use imcnas::network::arch::Arch;
 use imcnas::physics::rng::Seed;
@@ -59,11 +60,12 @@ fn every_gene_moves_accuracy_and_cost_together() {
         adc_bits: 5,
         adc_range: AdcRange::Full,
         cols_per_adc: 8,
+        weight_scaling: None,
     };
     let device = config::load("neurosim-rram-22nm", &[]).unwrap();
     let base = device.with_genes(&base_genes).unwrap();
     let (y0, c0) = (outputs(&base), price(&base));
-    let changes: [(&str, HardwareGenes); 8] = [
+    let changes: [(&str, HardwareGenes); 10] = [
         (
             "tile",
             HardwareGenes {
@@ -117,6 +119,20 @@ fn every_gene_moves_accuracy_and_cost_together() {
             "cols_per_adc",
             HardwareGenes {
                 cols_per_adc: 16,
+                ..base_genes
+            },
+        ),
+        (
+            "weight_scaling",
+            HardwareGenes {
+                weight_scaling: Some(WeightScaling::Column),
+                ..base_genes
+            },
+        ),
+        (
+            "weight_scaling",
+            HardwareGenes {
+                weight_scaling: Some(WeightScaling::Tile),
                 ..base_genes
             },
         ),

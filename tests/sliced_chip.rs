@@ -212,22 +212,33 @@ fn cpu_and_gpu_agree_on_noisy_sliced_layers() {
 }
 
 /// A layer of several column blocks per output group and five input groups of bit-serial,
-/// eight-slice conversions (the NeuroSim preset) agrees exactly on both backends.
+/// eight-slice conversions (the NeuroSim preset) agrees exactly on both backends, with the
+/// layer's one weight scale and with a digital scale per tile and per column.
 #[test]
 fn cpu_and_gpu_agree_on_a_wide_neurosim_layer() {
     let Some(gpu) = common::gpu() else { return };
     let (n_out, n_in, batch) = (130, 515, 3);
-    let hw = config::load("neurosim-rram-22nm", &[]).unwrap();
-    let w = common::uniform(n_out * n_in, -0.5, 0.5, 1);
+    let mut w = common::uniform(n_out * n_in, -0.5, 0.5, 1);
+    // Rows of small weights, for the scalings to tell apart.
+    w[..20 * n_in].iter_mut().for_each(|v| *v *= 0.05);
     let x = common::uniform(batch * n_in, -0.2, 1.0, 2);
     let chip = Chip {
         seed: Seed(11),
         instance: 2,
     };
-    let on_cpu = program_layer(&CpuBackend, &hw, &w, (n_out, n_in), None, 0, chip).unwrap();
-    let yc = on_cpu.forward(&CpuBackend, &x, batch, 0).unwrap();
-    let on_gpu = program_layer(gpu, &hw, &w, (n_out, n_in), None, 0, chip).unwrap();
-    let yg = on_gpu.forward(gpu, &x, batch, 0).unwrap();
-    let differing = yc.iter().zip(&yg).filter(|(a, b)| a != b).count();
-    assert_eq!(differing, 0, "{differing} of {} outputs differ", yc.len());
+    for scaling in ["none", "tile", "column"] {
+        let over = vec![format!("mapping.weight_scaling=\"{scaling}\"")];
+        let hw = config::load("neurosim-rram-22nm", &over).unwrap();
+        let on_cpu = program_layer(&CpuBackend, &hw, &w, (n_out, n_in), None, 0, chip).unwrap();
+        let yc = on_cpu.forward(&CpuBackend, &x, batch, 0).unwrap();
+        let on_gpu = program_layer(gpu, &hw, &w, (n_out, n_in), None, 0, chip).unwrap();
+        let yg = on_gpu.forward(gpu, &x, batch, 0).unwrap();
+        let differing = yc.iter().zip(&yg).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differing,
+            0,
+            "{scaling}: {differing} of {} outputs differ",
+            yc.len()
+        );
+    }
 }

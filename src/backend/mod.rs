@@ -73,7 +73,7 @@ pub struct ChipLayer<L> {
     pub layer: L,
     /// Its forward parameters (the batch fields are set per pass).
     pub params: LayerParams,
-    /// Its drift-compensation gain (aihwkit chip) or output scale (sliced) per tile.
+    /// Its digital gains per (input group, output), see [`Backend::set_gains`].
     pub gains: Vec<f32>,
 }
 
@@ -95,7 +95,7 @@ pub trait Backend {
     // One chip's layer.
 
     /// Programs one chip instance of a layer of weights `w` (n_out, n_in) with the
-    /// conductance scale `scales[t]` of each tile; drift-compensation gains start at 1.
+    /// conductance scale `scales[t]` of each tile; digital gains start at 1.
     ///
     /// # Errors
     /// GPU failures (out of memory, lost device).
@@ -118,10 +118,12 @@ pub trait Backend {
         params: &ReadoutParams,
     ) -> Result<Vec<f32>>;
 
-    /// Sets the drift-compensation gain of every tile.
+    /// Sets the digital gain applied to every converted partial sum, per (input group `g`,
+    /// output `i`) at `gains[g * n_out + i]`: on aihwkit's chip the tile's drift compensation
+    /// times the column's weight scale, on the sliced chip the output scale.
     ///
     /// # Errors
-    /// GPU failures.
+    /// A gain count other than `in_groups * n_out`; GPU failures.
     fn set_gains(&self, layer: &mut Self::Layer, gains: &[f32]) -> Result<()>;
 
     /// Analog MVM of `params.batch` vectors `x` (batch, n_in) -> (batch, n_out).

@@ -13,7 +13,9 @@ pub use super::parts::{Quantizer, ReadModel, Reads, Slicing};
 
 use super::check::Checker;
 use super::cost::CostConfig;
-use super::hardware::{AdcRange, BoundManagement, DeviceSection, HwConfigFile, NoiseManagement};
+use super::hardware::{
+    AdcRange, BoundManagement, DeviceSection, HwConfigFile, NoiseManagement, WeightScaling,
+};
 use crate::error::Result;
 
 /// The largest tile side (rows or columns): the GPU kernels size their workgroup memory by it.
@@ -46,6 +48,8 @@ pub struct HwConfig {
     pub w_noise: f32,
     /// Conductance levels per device of continuous weights (0 = continuous).
     pub weight_levels: u32,
+    /// Where weights are scaled to the devices' range, the scale kept digitally.
+    pub weight_scaling: WeightScaling,
     /// How the engine reads a tile.
     pub read_model: ReadModel,
     /// How inputs reach the rows.
@@ -282,6 +286,7 @@ impl HwConfig {
             out_noise: file.adc.out_noise,
             w_noise: file.device.w_noise,
             weight_levels: levels,
+            weight_scaling: m.weight_scaling,
             read_model,
             reads,
             slicing,
@@ -333,6 +338,8 @@ pub struct HardwareGenes {
     pub adc_range: AdcRange,
     /// Columns per ADC (`cost.cols_per_adc`; cost only).
     pub cols_per_adc: u32,
+    /// Weight scaling (`mapping.weight_scaling`); none keeps the device's own.
+    pub weight_scaling: Option<WeightScaling>,
 }
 
 impl HardwareGenes {
@@ -356,5 +363,8 @@ impl HardwareGenes {
         file.adc.bits = self.adc_bits;
         file.adc.range = self.adc_range;
         file.cost.cols_per_adc = self.cols_per_adc;
+        if let Some(scaling) = self.weight_scaling {
+            file.mapping.weight_scaling = scaling;
+        }
     }
 }

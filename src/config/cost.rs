@@ -5,7 +5,7 @@ pub use super::cost_section::{Converter, CostSection, Memory, Node};
 
 use super::check::Checker;
 use super::hardware::HwConfigFile;
-use super::hardware::WeightEncoding;
+use super::hardware::{WeightEncoding, WeightScaling};
 use super::parts::Reads;
 use crate::error::Result;
 
@@ -25,6 +25,9 @@ pub struct CostConfig {
     pub cell_bits: u32,
     /// Weight encoding of sliced weights.
     pub encoding: WeightEncoding,
+    /// A digital multiplier per output column of every tile (`mapping.weight_scaling` "tile"
+    /// or "column").
+    pub digital_scale: bool,
     /// Weight bits (0 = continuous: one differential pair of analog cells per weight); a
     /// layer's own resolution takes its place.
     pub weight_bits: u32,
@@ -126,6 +129,7 @@ impl CostConfig {
             cols,
             cell_bits: m.cell_bits,
             encoding: m.encoding,
+            digital_scale: m.weight_scaling != WeightScaling::None,
             weight_bits: m.weight_bits,
             input_bits: dac_bits,
             dac_bits: reads.bits_per_read.max(1),

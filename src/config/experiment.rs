@@ -6,7 +6,7 @@
 
 use super::check::Checker;
 use super::chip::{HardwareGenes, HwConfig};
-use super::hardware::AdcRange;
+use super::hardware::{AdcRange, WeightScaling};
 use super::load::Source;
 use crate::data::DatasetName;
 use crate::error::{Error, Result};
@@ -210,6 +210,9 @@ pub struct HardwareSection {
     /// Columns sharing one ADC (`cost.cols_per_adc`, 1..=smallest tile size; cost only).
     /// Default [4, 8, 16].
     pub cols_per_adc: Vec<u32>,
+    /// Weight scalings (`mapping.weight_scaling`: "none", "tile", "column"; moves accuracy
+    /// and, through the digital multipliers, cost). Default [] (each device's own).
+    pub weight_scalings: Vec<WeightScaling>,
     /// Time after programming at which candidates are read (s, m, h, d, w, y). Default "1d".
     pub drift: String,
     /// Chip instances per candidate (1..=1000). Default 4.
@@ -228,6 +231,7 @@ impl Default for HardwareSection {
             adc_bits: vec![3, 4, 5, 6, 8],
             adc_ranges: vec![AdcRange::Full, AdcRange::Calibrated],
             cols_per_adc: vec![4, 8, 16],
+            weight_scalings: Vec::new(),
             drift: "1d".into(),
             instances: 4,
         }
@@ -662,6 +666,15 @@ impl ExperimentFile {
     }
 }
 
+/// The weight-scaling options of a search: the listed ones, or the devices' own.
+pub fn scalings(h: &HardwareSection) -> Vec<Option<WeightScaling>> {
+    if h.weight_scalings.is_empty() {
+        vec![None]
+    } else {
+        h.weight_scalings.iter().copied().map(Some).collect()
+    }
+}
+
 /// Every combination of the smallest and largest option of each numeric hardware gene, with
 /// every ADC range: the genes a device option must load with.
 fn extreme_genes(h: &HardwareSection) -> Vec<HardwareGenes> {
@@ -679,16 +692,19 @@ fn extreme_genes(h: &HardwareSection) -> Vec<HardwareGenes> {
                         for adc_bits in extremes(&h.adc_bits) {
                             for &adc_range in &h.adc_ranges {
                                 for cols_per_adc in extremes(&h.cols_per_adc) {
-                                    all.push(HardwareGenes {
-                                        tile,
-                                        dac_bits,
-                                        bits_per_read,
-                                        rows_parallel,
-                                        cell_bits,
-                                        adc_bits,
-                                        adc_range,
-                                        cols_per_adc,
-                                    });
+                                    for weight_scaling in scalings(h) {
+                                        all.push(HardwareGenes {
+                                            tile,
+                                            dac_bits,
+                                            bits_per_read,
+                                            rows_parallel,
+                                            cell_bits,
+                                            adc_bits,
+                                            adc_range,
+                                            cols_per_adc,
+                                            weight_scaling,
+                                        });
+                                    }
                                 }
                             }
                         }

@@ -279,6 +279,26 @@ pub enum WeightEncoding {
     Offset,
 }
 
+/// Where a layer's weights are scaled to the devices' range, the scale kept as a digital
+/// factor on the converted outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightScaling {
+    /// No digital factor. aihwkit's chip holds the weights as they are (one conductance
+    /// scale per tile, its largest magnitude at g_max: aihwkit's `weight_scaling_omega = 0`),
+    /// so output noise and the ADC bound act in weight units; the sliced chip normalises
+    /// the whole layer by its largest magnitude.
+    None,
+    /// Each tile's weights divided by their largest magnitude before programming and
+    /// multiplied back digitally (aihwkit's `weight_scaling_omega = 1`).
+    Tile,
+    /// Each output column of each tile divided by its own largest magnitude (aihwkit's
+    /// `weight_scaling_columnwise`): a column of small weights uses the whole conductance
+    /// range instead of drowning in programming and output noise. One digital multiplier
+    /// per column, priced by the cost model.
+    Column,
+}
+
 /// `[mapping]`: weights to conductances.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -298,6 +318,8 @@ pub struct MappingSection {
     /// continuous, else 2..=65536); a pair then holds 2 * levels - 1 signed weight values.
     /// Default 0.
     pub weight_levels: u32,
+    /// "none", "tile" or "column": see [`WeightScaling`]. Default "none".
+    pub weight_scaling: WeightScaling,
 }
 
 impl Default for MappingSection {
@@ -307,6 +329,7 @@ impl Default for MappingSection {
             cell_bits: 1,
             encoding: WeightEncoding::Differential,
             weight_levels: 0,
+            weight_scaling: WeightScaling::None,
         }
     }
 }

@@ -166,8 +166,11 @@ mod tests {
             adc_bits: 6,
             adc_range: AdcRange::Full,
             cols_per_adc: 16,
+            weight_scaling: Some(WeightScaling::Column),
         };
         let hw = base.with_genes(&genes).unwrap();
+        assert_eq!(hw.weight_scaling, WeightScaling::Column);
+        assert!(hw.cost().unwrap().digital_scale);
         let cost = hw.cost().unwrap();
         assert_eq!((hw.tile_rows, hw.tile_cols), (64, 64));
         assert_eq!((cost.rows, cost.cols), (64, 64));
@@ -192,6 +195,7 @@ mod tests {
                 "adc.bits=6".into(),
                 "adc.range=\"full\"".into(),
                 "cost.cols_per_adc=16".into(),
+                "mapping.weight_scaling=\"column\"".into(),
             ],
         )
         .unwrap();

@@ -32,6 +32,8 @@ pub struct CostParams {
     pub cell_bits: u32,
     /// Weight encoding of sliced weights.
     pub encoding: WeightEncoding,
+    /// A digital multiplier per output column of every tile.
+    pub digital_scale: bool,
     /// Weight bits (0 = continuous).
     pub weight_bits: u32,
     /// Activation bits.
@@ -79,6 +81,7 @@ impl CostParams {
             cols: config.cols,
             cell_bits: config.cell_bits,
             encoding: config.encoding,
+            digital_scale: config.digital_scale,
             weight_bits: config.weight_bits,
             input_bits: config.input_bits,
             dac_bits: config.dac_bits,

@@ -52,6 +52,11 @@ const TILE_WIDTH_SUBARRAYS: [usize; 2] = [8, 4];
 
 /// Minimum transistor width in F (NeuroSim's `MIN_NMOS_SIZE`).
 const MIN_WIDTH_F: f64 = 2.0;
+/// Bits of a column's digital weight scale (`mapping.weight_scaling` "tile" or "column"): the
+/// factor each tile output's digital sum is multiplied by, in an array multiplier of
+/// (sum bits x these) full adders.
+const SCALE_BITS: f64 = 8.0;
+
 /// Transistors of a mirror full adder.
 const FULL_ADDER_TRANSISTORS: f64 = 28.0;
 /// Transistors of a flip-flop (a register or buffer bit).
@@ -379,6 +384,17 @@ pub fn network_cost_compressed(
             (1.0 - cell_share) * weighted_bits + cell_share * product_bits;
         let acc_bits = shift_add_bits + (row_tiles as f64).log2().ceil();
         let tree_adds = products * layer.cols as f64 * (row_tiles - 1) as f64;
+        // A digital weight scale multiplies every tile output's sum once per product; one
+        // multiplier per ADC, time-shared as the ADC is.
+        let (scale_multiplies, scale_multipliers) = if p.digital_scale {
+            (
+                products * layer.cols as f64 * row_tiles as f64,
+                ((layer.cols * copies * row_tiles).div_ceil(p.cols_per_adc)) as f64,
+            )
+        } else {
+            (0.0, 0.0)
+        };
+        let multiplier_adders = acc_bits * SCALE_BITS;
         let moved_bits = layer.moved_values as f64 * f64::from(p.input_bits);
         let energy = Components {
             array: row_steps * rows_selected * e_word_line + column_reads * bit_line,
@@ -388,7 +404,8 @@ pub fn network_cost_compressed(
             accumulation: column_cycles
                 * ((groups - 1.0) * sum_bits + shift_add_bits_per_column)
                 * (e_full_adder + e_register)
-                + tree_adds * acc_bits * e_full_adder,
+                + tree_adds * acc_bits * e_full_adder
+                + scale_multiplies * multiplier_adders * e_full_adder,
             // Written once and read once, each access switching a register bit.
             buffer: 2.0 * moved_bits * REGISTER_BIT_TRANSISTORS * c_min * vdd2 * ACTIVITY,
             // Depends on the chip's size: added once every layer's area is known.
@@ -401,8 +418,9 @@ pub fn network_cost_compressed(
         let tree_adders = (layer.cols * copies) as f64 * acc_bits * (row_tiles - 1) as f64;
         let mut area = layout.scaled(subarrays as f64);
         area.interconnect = subarrays as f64 * htree_per_subarray;
-        area.accumulation +=
-            tree_adders * (FULL_ADDER_TRANSISTORS + REGISTER_BIT_TRANSISTORS) * transistor_area;
+        area.accumulation += (tree_adders * (FULL_ADDER_TRANSISTORS + REGISTER_BIT_TRANSISTORS)
+            + scale_multipliers * multiplier_adders * FULL_ADDER_TRANSISTORS)
+            * transistor_area;
         area.buffer = (copies * (layer.rows + layer.cols)) as f64
             * f64::from(p.input_bits)
             * REGISTER_BIT_TRANSISTORS
@@ -411,7 +429,8 @@ pub fn network_cost_compressed(
         // Latency per image.
         let t_read = clock_s + p.cols_per_adc as f64 * t_conv;
         let tree_depth = (row_tiles as f64).log2().ceil();
-        let t_product = reads_per_product * t_read + (1.0 + tree_depth) * clock_s;
+        let scale_step = if p.digital_scale { 1.0 } else { 0.0 };
+        let t_product = reads_per_product * t_read + (1.0 + tree_depth + scale_step) * clock_s;
         let compute = layer.products.div_ceil(copies) as f64 * t_product;
         // Register-file tile buffers, shared by a layer's copies: partial sums leave two per
         // cycle, each tile holding the outputs of its width; input bits arrive a 32-bit line

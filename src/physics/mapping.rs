@@ -130,6 +130,77 @@ impl TileGrid {
     }
 }
 
+impl TileGrid {
+    /// Count of digital gains of a layer: one per (input group, output).
+    pub fn digital_gains(&self) -> usize {
+        self.in_groups * self.n_out
+    }
+
+    /// Per-tile values `per_tile[g * out_groups + o]` spread over the digital gains of
+    /// their tiles' outputs, `[g * n_out + i]`.
+    pub fn per_output(&self, per_tile: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.digital_gains());
+        for g in 0..self.in_groups {
+            for o in 0..self.out_groups {
+                out.extend(self.out_range(o).map(|_| per_tile[g * self.out_groups + o]));
+            }
+        }
+        out
+    }
+
+    /// The largest weight magnitude of every (input group, output), `[g * n_out + i]`: of
+    /// the output's own row within the group (`per_column`) or of the whole tile; never
+    /// below [`ZERO_CLIP`], so that all-zero weights divide into zeros.
+    pub fn weight_magnitudes(&self, w: &[f32], per_column: bool) -> Vec<f32> {
+        let mut m = vec![0f32; self.digital_gains()];
+        for g in 0..self.in_groups {
+            for i in 0..self.n_out {
+                m[g * self.n_out + i] = w[i * self.n_in..][self.in_range(g)]
+                    .iter()
+                    .fold(0f32, |m, v| m.max(v.abs()));
+            }
+            if !per_column {
+                for o in 0..self.out_groups {
+                    let tile = &mut m[g * self.n_out..][self.out_range(o)];
+                    let top = tile.iter().fold(0f32, |a, &b| a.max(b));
+                    tile.fill(top);
+                }
+            }
+        }
+        m.iter_mut().for_each(|v| *v = v.max(ZERO_CLIP));
+        m
+    }
+
+    /// Weights `w` (n_out, n_in) divided by the magnitude of their (input group, output).
+    pub fn divide_by(&self, w: &[f32], magnitudes: &[f32]) -> Vec<f32> {
+        let mut out = w.to_vec();
+        for (i, row) in out.chunks_mut(self.n_in).enumerate() {
+            for g in 0..self.in_groups {
+                let m = magnitudes[g * self.n_out + i];
+                row[self.in_range(g)].iter_mut().for_each(|v| *v /= m);
+            }
+        }
+        out
+    }
+
+    /// Refuses a digital-gain vector of the wrong length.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] naming both counts.
+    pub fn check_digital_gains(&self, gains: &[f32]) -> Result<()> {
+        if gains.len() == self.digital_gains() {
+            Ok(())
+        } else {
+            Err(Error::Shape(format!(
+                "{} digital gains for a layer of {} input groups x {} outputs",
+                gains.len(),
+                self.in_groups,
+                self.n_out
+            )))
+        }
+    }
+}
+
 /// Smallest largest-magnitude a tile is scaled for (aihwkit's conductance converter's clamp).
 pub const ZERO_CLIP: f32 = 1e-7;
 
@@ -181,7 +252,21 @@ mod tests {
         // Output groups [0,1] and [2]; input groups [0,1] and [2,3].
         assert_eq!(
             grid.conductance_scales(&w, 25.0),
-            vec![25.0 / 4.0, 1.0, 25.0 / 0.5, 25.0 / 8.0]
+            vec![25.0 / 4.0, 25.0 / ZERO_CLIP, 25.0 / 0.5, 25.0 / 8.0]
+        );
+        // Per (input group, output): the largest magnitude of the output's row in the
+        // group, or of its tile; all-zero ones clipped.
+        assert_eq!(
+            grid.weight_magnitudes(&w, true),
+            vec![2.0, 4.0, ZERO_CLIP, 0.5, ZERO_CLIP, 8.0]
+        );
+        assert_eq!(
+            grid.weight_magnitudes(&w, false),
+            vec![4.0, 4.0, ZERO_CLIP, 0.5, 0.5, 8.0]
+        );
+        assert_eq!(
+            grid.per_output(&[1.0, 2.0, 3.0, 4.0]),
+            vec![1.0, 1.0, 2.0, 3.0, 3.0, 4.0]
         );
     }
 }

@@ -10,11 +10,12 @@
 use super::sliced;
 use crate::backend::params::{MvmParams, Periphery, ProgramParams, ReadoutParams, SlicedParams};
 use crate::backend::{Backend, ChipLayer, Conductances, LayerParams, WeightState};
-use crate::config::{DriftCompensation, HwConfig, ReadModel};
+use crate::config::{DriftCompensation, HwConfig, ReadModel, WeightScaling};
 use crate::error::{Error, Result, ensure_finite};
 use crate::physics::device::DeviceParams;
 use crate::physics::mapping::TileGrid;
 use crate::physics::rng::{Purpose, Seed, Stream};
+use std::borrow::Cow;
 
 /// Which chip a layer is programmed on: the run's seed and the instance number. Each
 /// instance is an independent draw of every device non-ideality.
@@ -53,8 +54,9 @@ impl<L> AnalogLayer<L> {
         &self.grid
     }
 
-    /// Drift-compensation gain of every tile (1 without compensation) on aihwkit's chip; the
-    /// output scale of every tile, compensation included, on the sliced chip.
+    /// Digital gain of every (input group, output), at `g * n_out + i`: on aihwkit's chip the
+    /// tile's drift compensation (1 without) times the column's weight scale; on the sliced
+    /// chip the output scale, compensation included.
     pub fn gains(&self) -> &[f32] {
         &self.gains
     }
@@ -192,18 +194,32 @@ fn program_aihwkit<B: Backend>(
     seed: Seed,
     stream: Stream,
 ) -> Result<(B::Layer, Vec<f32>)> {
-    let scales = grid.conductance_scales(w, hw.device().g_max_us);
+    // With weight scaling the tiles hold weights of largest magnitude 1 (per tile or per
+    // column) and the magnitudes become digital gains.
+    let (w, magnitudes) = match hw.weight_scaling {
+        WeightScaling::None => (Cow::Borrowed(w), None),
+        scaling => {
+            let m = grid.weight_magnitudes(w, scaling == WeightScaling::Column);
+            (Cow::Owned(grid.divide_by(w, &m)), Some(m))
+        }
+    };
+    let scales = grid.conductance_scales(&w, hw.device().g_max_us);
     let params = ProgramParams::new(hw, grid, 0..grid.n_out, seed, stream);
-    let mut layer = backend.program(grid, w, &scales, &params)?;
+    let mut layer = backend.program(grid, &w, &scales, &params)?;
     let periphery = Periphery::new(hw);
-    let mut gains = vec![1.0; grid.tiles()];
+    let mut gains = vec![1.0; grid.digital_gains()];
     let drifts = DeviceParams::new(hw).drifts == 1;
     if hw.device().drift_compensation == DriftCompensation::Global && drifts {
         let before = ReadoutParams::new(grid, &periphery, seed, stream, Purpose::ReadoutBefore);
         let after = ReadoutParams::new(grid, &periphery, seed, stream, Purpose::ReadoutAfter);
         let sums_before = backend.readout(&layer, WeightState::Programmed, &before)?;
         let sums_after = backend.readout(&layer, WeightState::Now, &after)?;
-        gains = compensation_gains(grid, &sums_before, &sums_after);
+        gains = grid.per_output(&compensation_gains(grid, &sums_before, &sums_after));
+    }
+    if let Some(m) = magnitudes {
+        gains.iter_mut().zip(&m).for_each(|(g, m)| *g *= m);
+    }
+    if gains.iter().any(|&g| g != 1.0) {
         backend.set_gains(&mut layer, &gains)?;
     }
     Ok((layer, gains))
@@ -220,7 +236,7 @@ fn program_sliced<B: Backend>(
     seed: Seed,
     calibration: Option<&[f32]>,
 ) -> Result<(B::Layer, Vec<f32>)> {
-    let sliced = sliced::slice_weights(w, slicing);
+    let sliced = sliced::slice_weights(w, slicing, grid, hw.weight_scaling);
     let window = hw.device().g_max_us * hw.conductance_range;
     let mut program = ProgramParams::new(hw, grid, 0..grid.n_out, seed, Stream(params.stream));
     program.g_max = window;
@@ -235,7 +251,7 @@ fn program_sliced<B: Backend>(
         let before = backend.weights(&layer, WeightState::Programmed)?;
         gains = sliced::compensation_gains(grid, params, &before, &w_now);
     }
-    let out_scales = sliced::out_scales(hw, slicing, sliced.w_max, &gains);
+    let out_scales = sliced::out_scales(hw, slicing, grid, &sliced.magnitudes, &gains);
     backend.set_gains(&mut layer, &out_scales)?;
     // The ranges are a design choice: calibrated on the weights as designed, the same for
     // every chip instance.

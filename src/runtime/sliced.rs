@@ -3,16 +3,18 @@
 //! fixed or calibrated on the partial sums of calibration inputs).
 //!
 //! A layer of `weight_bits` B is normalised by its largest magnitude w_max (one for the whole
-//! layer, so that partial sums of every tile and row group share the integer grid), rounded
+//! layer, so that partial sums of every tile and row group share the integer grid; or, with
+//! `mapping.weight_scaling`, one per tile or per output column of each tile, kept as a
+//! digital factor), rounded
 //! to integers W = R(w / w_max * (2^(B-1) - 1)) and cut into slices of `bits_per_slice` bits
 //! from the least significant; each slice's devices hold its digit over 2^bits - 1, with the
 //! sign (differential pairs) or as the digits of W + 2^(B-1) - 1 (the offset encoding).
 //! Continuous weights (B = 0) are one slice of w / w_max.
 
 use crate::backend::params::SlicedParams;
-use crate::config::{AdcRange, HwConfig, Slicing, WeightEncoding};
+use crate::config::{AdcRange, HwConfig, Slicing, WeightEncoding, WeightScaling};
 use crate::error::{Error, Result};
-use crate::physics::mapping::{TileGrid, group_count, split_size};
+use crate::physics::mapping::{TileGrid, group_count, group_of, split_size};
 
 /// A layer's weights cut into slices for the devices.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,8 +22,10 @@ pub struct SlicedWeights {
     /// Every slice's normalised device values, (slices, n_out, n_in): in [-1, 1] for a
     /// differential pair, in [0, 1] for an offset encoding's single device.
     pub slices: Vec<f32>,
-    /// The layer's largest weight magnitude, which a full-scale device value stands for.
-    pub w_max: f32,
+    /// The weight magnitude a full-scale device value stands for, per (input group,
+    /// output) at `g * n_out + i`: the layer's largest magnitude everywhere without weight
+    /// scaling.
+    pub magnitudes: Vec<f32>,
 }
 
 /// The integer of weight `w` on B = `bits` bits against `w_max`: R(w / (2 w_max) * 2^B *
@@ -35,27 +39,50 @@ pub fn integer_weight(w: f32, w_max: f32, bits: u32) -> i64 {
     (v.round_ties_even() as i64).clamp(-top, top)
 }
 
-/// Cuts weights `w` into the slices `slicing` describes.
-pub fn slice_weights(w: &[f32], slicing: &Slicing) -> SlicedWeights {
+/// Cuts weights `w` (n_out, n_in) on `grid` into the slices `slicing` describes, each
+/// normalised as `scaling` says.
+pub fn slice_weights(
+    w: &[f32],
+    slicing: &Slicing,
+    grid: &TileGrid,
+    scaling: WeightScaling,
+) -> SlicedWeights {
     let w_max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let magnitudes = match scaling {
+        WeightScaling::None => vec![w_max; grid.digital_gains()],
+        WeightScaling::Tile => grid.weight_magnitudes(w, false),
+        WeightScaling::Column => grid.weight_magnitudes(w, true),
+    };
     let n = w.len();
     let slices = slicing.slices as usize;
     let mut out = vec![0.0; slices * n];
     if w_max == 0.0 {
-        return SlicedWeights { slices: out, w_max };
+        return SlicedWeights {
+            slices: out,
+            magnitudes,
+        };
     }
+    // The magnitude of every weight's (input group, output).
+    let magnitude_of = |e: usize| {
+        let (i, j) = (e / grid.n_in, e % grid.n_in);
+        let g = group_of(j as u32, grid.n_in as u32, grid.in_groups as u32) as usize;
+        magnitudes[g * grid.n_out + i]
+    };
     if slicing.weight_bits == 0 {
-        for (o, &v) in out.iter_mut().zip(w) {
-            *o = (v / w_max).clamp(-1.0, 1.0);
+        for (e, (o, &v)) in out.iter_mut().zip(w).enumerate() {
+            *o = (v / magnitude_of(e)).clamp(-1.0, 1.0);
         }
-        return SlicedWeights { slices: out, w_max };
+        return SlicedWeights {
+            slices: out,
+            magnitudes,
+        };
     }
     let bits = slicing.weight_bits;
     let bs = slicing.bits_per_slice;
     let levels = ((1u64 << bs) - 1) as f64;
     let offset = (1i64 << (bits - 1)) - 1;
     for (e, &v) in w.iter().enumerate() {
-        let int = integer_weight(v, w_max, bits);
+        let int = integer_weight(v, magnitude_of(e), bits);
         let (magnitude, sign) = match slicing.encoding {
             WeightEncoding::Differential => (int.unsigned_abs(), int.signum() as f64),
             WeightEncoding::Offset => ((int + offset) as u64, 1.0),
@@ -71,20 +98,33 @@ pub fn slice_weights(w: &[f32], slicing: &Slicing) -> SlicedWeights {
             out[j * n + e] = (sign * digit as f64 / levels) as f32;
         }
     }
-    SlicedWeights { slices: out, w_max }
+    SlicedWeights {
+        slices: out,
+        magnitudes,
+    }
 }
 
-/// Every tile's output scale: what a digital sum of conversions (in units of the partial
-/// sum, slices and reads weighted) is worth in the layer's weight units, times the tile's
-/// drift-compensation `gains`.
-pub fn out_scales(hw: &HwConfig, slicing: &Slicing, w_max: f32, gains: &[f32]) -> Vec<f32> {
+/// The output scale of every (input group, output), at `g * n_out + i`: what a digital sum
+/// of conversions (in units of the partial sum, slices and reads weighted) is worth in the
+/// layer's weight units, times its tile's drift-compensation gain (`gains`, per tile).
+pub fn out_scales(
+    hw: &HwConfig,
+    slicing: &Slicing,
+    grid: &TileGrid,
+    magnitudes: &[f32],
+    gains: &[f32],
+) -> Vec<f32> {
     let integer_top = if slicing.weight_bits == 0 {
         1.0
     } else {
         ((1u64 << (slicing.weight_bits - 1)) - 1) as f32
     };
-    let unit = w_max / (integer_top * hw.conductance_range);
-    gains.iter().map(|g| g * unit).collect()
+    let gains = grid.per_output(gains);
+    gains
+        .iter()
+        .zip(magnitudes)
+        .map(|(g, &m)| g * (m / (integer_top * hw.conductance_range)))
+        .collect()
 }
 
 /// Rows of every row group of the layer, at `g * row_groups + r` (0 for the groups a smaller
@@ -266,7 +306,8 @@ mod tests {
         ] {
             let slicing = Slicing::new(bits, cell, encoding);
             let w: Vec<f32> = (0..41).map(|i| (i as f32 - 20.0) / 13.0).collect();
-            let sliced = slice_weights(&w, &slicing);
+            let grid = TileGrid::new(1, w.len(), 64, 64).unwrap();
+            let sliced = slice_weights(&w, &slicing, &grid, WeightScaling::None);
             let levels = ((1u64 << slicing.bits_per_slice) - 1) as f64;
             let offset = if encoding == WeightEncoding::Offset {
                 ((1i64 << (bits - 1)) - 1) as f64
@@ -281,7 +322,7 @@ mod tests {
                             * 2f64.powi((j as u32 * slicing.bits_per_slice) as i32)
                     })
                     .sum();
-                let expected = integer_weight(v, sliced.w_max, bits) as f64;
+                let expected = integer_weight(v, sliced.magnitudes[0], bits) as f64;
                 assert!(
                     (sum - offset - expected).abs() < 1e-4,
                     "{bits} bits on {cell}-bit cells ({encoding:?}): weight {v}: {sum} - {offset} vs {expected}"

@@ -3,7 +3,8 @@
 //! hardware genes (device, tile size, DAC bits, ADC bits, columns per ADC), all choice genes
 //! over the experiment's option lists, decoded into a [`Candidate`].
 
-use crate::config::{AdcRange, ExperimentFile, HardwareGenes};
+use crate::config::experiment::scalings;
+use crate::config::{AdcRange, ExperimentFile, HardwareGenes, WeightScaling};
 use crate::network::arch::{MacroArch, StageArch};
 use crate::search::{Gene, GeneKind, Genome, Space};
 use rand::Rng;
@@ -37,6 +38,9 @@ pub struct HardwareChoice {
     pub adc_range: AdcRange,
     /// Columns per ADC.
     pub cols_per_adc: u32,
+    /// Weight scaling (none: the device's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_scaling: Option<WeightScaling>,
 }
 
 fn one() -> u32 {
@@ -59,6 +63,7 @@ impl HardwareChoice {
             adc_bits: self.adc_bits,
             adc_range: self.adc_range,
             cols_per_adc: self.cols_per_adc,
+            weight_scaling: self.weight_scaling,
         }
     }
 }
@@ -130,8 +135,13 @@ impl Candidate {
             AdcRange::Fixed => "-fixed",
             AdcRange::Calibrated => "-cal",
         };
+        let scaling = match h.weight_scaling {
+            Some(WeightScaling::Tile) => " ws-tile",
+            Some(WeightScaling::Column) => " ws-col",
+            Some(WeightScaling::None) | None => "",
+        };
         format!(
-            "stem{} | {} | w{} p{} | {} t{} dac{}{read} adc{}{range} c{}",
+            "stem{} | {} | w{} p{} | {} t{} dac{}{read} adc{}{range} c{}{scaling}",
             self.stem,
             stages.join(" "),
             bits.join(","),
@@ -146,7 +156,7 @@ impl Candidate {
 }
 
 /// The hardware keys in genome order, with their option counts.
-fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static str, usize); 9] {
+fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static str, usize); 10] {
     [
         ("device", h.devices.len()),
         ("tile", h.tile_sizes.len()),
@@ -157,6 +167,7 @@ fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static 
         ("adc_bits", h.adc_bits.len()),
         ("adc_range", h.adc_ranges.len()),
         ("cols_per_adc", h.cols_per_adc.len()),
+        ("weight_scaling", h.weight_scalings.len()),
     ]
 }
 
@@ -253,6 +264,10 @@ impl JointSpace {
             adc_bits: h.adc_bits[pick(h.adc_bits.len())],
             adc_range: h.adc_ranges[pick(h.adc_ranges.len())],
             cols_per_adc: h.cols_per_adc[pick(h.cols_per_adc.len())],
+            weight_scaling: {
+                let options = scalings(h);
+                options[pick(options.len())]
+            },
         };
         Candidate {
             stem,

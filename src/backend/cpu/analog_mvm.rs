@@ -28,7 +28,8 @@ struct LayerView<'a> {
     w: &'a [f32],
     /// |w|, for the weight read noise.
     w_abs: Option<&'a [f32]>,
-    /// Drift-compensation gain per tile.
+    /// Digital gain per (input group, output): the tile's drift compensation times the
+    /// column's weight scale.
     gain: &'a [f32],
 }
 
@@ -60,7 +61,8 @@ struct Scratch {
 
 /// Runs `p.batch` input vectors `x` (batch, n_in) through the layer and writes `y`
 /// (batch, n_out). `w` is the layer's effective weights (n_out, n_in), `w_abs` their
-/// magnitudes (needed when `p.periphery.w_noise > 0`), `gain` the drift-compensation factor per tile.
+/// magnitudes (needed when `p.periphery.w_noise > 0`), `gain` the digital factor of every
+/// (input group, output), `gain[g * n_out + i]`.
 pub fn analog_mvm(
     p: &MvmParams,
     x: &[f32],
@@ -151,7 +153,7 @@ fn tile_pass_impl(
     }
     s.rfac.clear();
     s.rfac.resize(n_rows, 1.0);
-    let tile = (g * p.out_groups + o) as usize;
+    let gain = &gain[g as usize * n_out + c0..][..cols];
 
     for bm_round in 0..p.periphery.max_rounds {
         if s.active.is_empty() {
@@ -238,10 +240,10 @@ fn tile_pass_impl(
                 s.repeat.push(r);
             } else {
                 // Final round of this row: its digital partial sum joins the output.
-                let back = s.alpha[r] * s.rfac[r] * gain[tile];
+                let back = s.alpha[r] * s.rfac[r];
                 let y_row = &mut y_block[r * n_out + c0..r * n_out + c0 + cols];
-                for (y, &q) in y_row.iter_mut().zip(acc.iter()) {
-                    *y += q * back;
+                for ((y, &q), &gc) in y_row.iter_mut().zip(acc.iter()).zip(gain) {
+                    *y += q * (back * gc);
                 }
             }
         }

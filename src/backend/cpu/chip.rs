@@ -26,7 +26,8 @@ pub struct CpuLayer {
     w_now: Vec<f32>,
     /// |w_now|, made on first use by the weight read noise.
     w_abs: OnceLock<Vec<f32>>,
-    /// Drift-compensation gain per tile (aihwkit chip), or output scale per tile (sliced).
+    /// Digital gain per (input group, output): drift compensation and weight scale (aihwkit
+    /// chip), or output scale (sliced).
     gains: Vec<f32>,
     /// ADC half-range per (layer row group, slice) of the sliced chip.
     ranges: Vec<f32>,
@@ -66,7 +67,7 @@ impl CpuBackend {
             w_prog: vec![0.0; n],
             w_now: vec![0.0; n],
             w_abs: OnceLock::new(),
-            gains: vec![1.0; grid.tiles()],
+            gains: vec![1.0; grid.digital_gains()],
             ranges: Vec::new(),
         };
         let arrays = ProgrammedArrays {
@@ -95,6 +96,7 @@ impl CpuBackend {
     }
 
     pub(super) fn set_gains_chip(&self, layer: &mut CpuLayer, gains: &[f32]) -> Result<()> {
+        layer.grid.check_digital_gains(gains)?;
         layer.gains.copy_from_slice(gains);
         Ok(())
     }

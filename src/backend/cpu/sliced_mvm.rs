@@ -134,7 +134,7 @@ struct LayerView<'a> {
     w: &'a [f32],
     /// |w|, for the weight read noise.
     w_abs: Option<&'a [f32]>,
-    /// Output scale per tile.
+    /// Output scale per (input group, output), `out_scale[g * n_out + i]`.
     out_scale: &'a [f32],
     /// ADC half-range per (layer row group, slice).
     ranges: &'a [f32],
@@ -221,7 +221,7 @@ pub fn sliced_profile(p: &SlicedParams, x: &[f32], w: &[f32]) -> Vec<Vec<f32>> {
         ..*p
     };
     let profile = Mutex::new(vec![Vec::new(); p.slices as usize]);
-    let out_scale = vec![1.0; (p.in_groups * p.out_groups) as usize];
+    let out_scale = vec![1.0; (p.in_groups * p.n_out) as usize];
     let ranges = vec![0.0; (p.in_groups * p.row_groups * p.slices) as usize];
     let (n_in, n_out) = (p.n_in as usize, p.n_out as usize);
     let rows = rows_per_task(p.batch as usize);
@@ -430,16 +430,19 @@ fn tile_pass_impl(
     } else {
         0.0
     };
-    let tile = (g * p.out_groups + o) as usize;
+    let out_scale = &out_scale[g as usize * n_out + c0..][..cols];
     for b in 0..n_rows {
         if s.scale[b] == 0.0 {
             continue;
         }
-        let back = out_scale[tile] * s.scale[b];
         let correction = offset * s.sum_xq[b];
         let y_row = &mut y_block[b * n_out + c0..b * n_out + c0 + cols];
-        for (y, &q) in y_row.iter_mut().zip(&s.acc[b * cols..(b + 1) * cols]) {
-            *y += (q - correction) * back;
+        for ((y, &q), &os) in y_row
+            .iter_mut()
+            .zip(&s.acc[b * cols..(b + 1) * cols])
+            .zip(out_scale)
+        {
+            *y += (q - correction) * (os * s.scale[b]);
         }
     }
 }

@@ -171,7 +171,7 @@ impl GpuBackend {
             grid: *grid,
             slices,
             chunks,
-            gains: ctx.upload("gains", &vec![1.0; grid.tiles()]),
+            gains: ctx.upload("gains", &vec![1.0; grid.digital_gains()]),
             ranges: ctx.storage("ranges", 1),
         })
     }
@@ -219,6 +219,7 @@ impl GpuBackend {
     }
 
     pub(super) fn set_gains_chip(&self, layer: &mut GpuLayer, gains: &[f32]) -> Result<()> {
+        layer.grid.check_digital_gains(gains)?;
         self.ctx
             .queue
             .write_buffer(&layer.gains, 0, bytemuck::cast_slice(gains));

@@ -41,7 +41,8 @@ pub struct GpuStack {
     /// The first chip's forward parameters; chip z draws from stream `stream + z`.
     params: LayerParams,
     chunks: Vec<StackedChunk>,
-    /// (chips, tiles): drift-compensation gains or, sliced, output scales.
+    /// (chips, input groups, outputs): digital gains (drift compensation and weight scale)
+    /// or, sliced, output scales.
     gains: wgpu::Buffer,
     /// ADC half-ranges of the sliced chip, shared by the chips.
     ranges: wgpu::Buffer,
@@ -132,7 +133,7 @@ impl GpuBackend {
             })
             .collect::<Result<Vec<_>>>()?;
         let params = first.params;
-        let mut gains = Vec::with_capacity(count * grid.tiles());
+        let mut gains = Vec::with_capacity(count * grid.digital_gains());
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         for (z, chip) in chips.iter().enumerate() {
             // The kernel derives chip z's stream from the first's: the chips must be
