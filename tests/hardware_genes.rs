@@ -61,6 +61,7 @@ fn every_gene_moves_accuracy_and_cost_together() {
         adc_range: AdcRange::Full,
         cols_per_adc: 8,
         weight_scaling: None,
+        batch_norm: None,
     };
     let device = config::load("neurosim-rram-22nm", &[]).unwrap();
     let base = device.with_genes(&base_genes).unwrap();

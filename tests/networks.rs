@@ -542,3 +542,63 @@ fn resnet_trained_on_embedded_digits_reaches_95_percent() {
     // What was exported loads back to the same network.
     assert_eq!(Network::load(&out).unwrap(), report.network);
 }
+
+/// Batch norms folded into their matrix layers: the folding finds every norm that alone reads
+/// a matrix layer, gives the float network's logits on ideal hardware, and keeps channels
+/// whose small weights a norm multiplies up out of the devices' noise, on both backends.
+#[test]
+fn folded_batch_norms_keep_scaled_channels_out_of_the_noise() {
+    let (net, data) = every_layer_network();
+    let node = |name: &str| net.graph.nodes.iter().position(|n| n.name == name).unwrap();
+    let folds = imcnas::runtime::chips::foldable_batch_norms(&net);
+    assert_eq!(folds[node("c1")], Some(node("b1")));
+    assert_eq!(folds[node("c2")], Some(node("b2")));
+    assert_eq!(folds[node("c3")], None, "c3 feeds a ReLU");
+    // The first four channels of c1 carry weights 50 times smaller, which b1 multiplies
+    // back: the same float function.
+    let mut tensors = net.tensors().clone();
+    let c1 = tensors.get_mut("c1.weight").unwrap();
+    let per_channel = c1.len() / 8;
+    c1[..4 * per_channel].iter_mut().for_each(|v| *v *= 0.02);
+    tensors.get_mut("c1.bias").unwrap()[..4]
+        .iter_mut()
+        .for_each(|v| *v *= 0.02);
+    tensors.get_mut("b1.weight").unwrap()[..4]
+        .iter_mut()
+        .for_each(|v| *v *= 50.0);
+    tensors.get_mut("b1.running_mean").unwrap()[..4]
+        .iter_mut()
+        .for_each(|v| *v *= 0.02);
+    let net = Network::new(net.graph.clone(), net.normalization.clone(), tensors, "scaled").unwrap();
+    let reference = network_logits(&float(&net), &data);
+    let chip = Chip {
+        seed: Seed(4),
+        instance: 0,
+    };
+    let error = |logits: &[f32]| {
+        let (mut e, mut n) = (0f64, 0f64);
+        for (a, b) in logits.iter().zip(&reference) {
+            e += f64::from(a - b).powi(2);
+            n += f64::from(*b).powi(2);
+        }
+        (e / n).sqrt()
+    };
+    let ideal = config::load("ideal", &["mapping.batch_norm=\"fold\"".into()]).unwrap();
+    let folded_ideal = error(&network_logits(&one_chip(&CpuBackend, &ideal, &net, chip), &data));
+    assert!(folded_ideal < 1e-5, "folded on ideal hardware: {folded_ideal}");
+    let pcm = |mode: &str| {
+        config::load("aihwkit-default", &[format!("mapping.batch_norm=\"{mode}\"")]).unwrap()
+    };
+    let digital = error(&network_logits(&one_chip(&CpuBackend, &pcm("digital"), &net, chip), &data));
+    let folded = network_logits(&one_chip(&CpuBackend, &pcm("fold"), &net, chip), &data);
+    eprintln!(
+        "logit error against float: digital norms {digital:.4}, folded {:.4}",
+        error(&folded)
+    );
+    assert!(error(&folded) < 0.5 * digital, "{} vs {digital}", error(&folded));
+    if let Some(gpu) = common::gpu() {
+        let on_gpu = network_logits(&one_chip(gpu, &pcm("fold"), &net, chip), &data);
+        let (same, worst) = compare(&on_gpu, &folded, 10);
+        assert!(same == 1.0 && worst < 1e-3, "GPU: {same} same, worst {worst}");
+    }
+}

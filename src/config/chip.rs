@@ -14,7 +14,8 @@ pub use super::parts::{Quantizer, ReadModel, Reads, Slicing};
 use super::check::Checker;
 use super::cost::CostConfig;
 use super::hardware::{
-    AdcRange, BoundManagement, DeviceSection, HwConfigFile, NoiseManagement, WeightScaling,
+    AdcRange, BatchNormMapping, BoundManagement, DeviceSection, HwConfigFile, NoiseManagement,
+    WeightScaling,
 };
 use crate::error::Result;
 
@@ -50,6 +51,8 @@ pub struct HwConfig {
     pub weight_levels: u32,
     /// Where weights are scaled to the devices' range, the scale kept digitally.
     pub weight_scaling: WeightScaling,
+    /// Where batch norms after matrix layers are applied.
+    pub batch_norm: BatchNormMapping,
     /// How the engine reads a tile.
     pub read_model: ReadModel,
     /// How inputs reach the rows.
@@ -287,6 +290,7 @@ impl HwConfig {
             w_noise: file.device.w_noise,
             weight_levels: levels,
             weight_scaling: m.weight_scaling,
+            batch_norm: m.batch_norm,
             read_model,
             reads,
             slicing,
@@ -340,6 +344,8 @@ pub struct HardwareGenes {
     pub cols_per_adc: u32,
     /// Weight scaling (`mapping.weight_scaling`); none keeps the device's own.
     pub weight_scaling: Option<WeightScaling>,
+    /// Batch norm placement (`mapping.batch_norm`; accuracy only); none keeps the device's own.
+    pub batch_norm: Option<BatchNormMapping>,
 }
 
 impl HardwareGenes {
@@ -365,6 +371,9 @@ impl HardwareGenes {
         file.cost.cols_per_adc = self.cols_per_adc;
         if let Some(scaling) = self.weight_scaling {
             file.mapping.weight_scaling = scaling;
+        }
+        if let Some(batch_norm) = self.batch_norm {
+            file.mapping.batch_norm = batch_norm;
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::check::Checker;
 use super::chip::{HardwareGenes, HwConfig};
-use super::hardware::{AdcRange, WeightScaling};
+use super::hardware::{AdcRange, BatchNormMapping, WeightScaling};
 use super::load::Source;
 use crate::data::DatasetName;
 use crate::error::{Error, Result};
@@ -213,6 +213,9 @@ pub struct HardwareSection {
     /// Weight scalings (`mapping.weight_scaling`: "none", "tile", "column"; moves accuracy
     /// and, through the digital multipliers, cost). Default [] (each device's own).
     pub weight_scalings: Vec<WeightScaling>,
+    /// Batch norm placements (`mapping.batch_norm`: "digital", "fold"; accuracy only: the
+    /// cost model prices neither). Default [] (each device's own).
+    pub batch_norms: Vec<BatchNormMapping>,
     /// Time after programming at which candidates are read (s, m, h, d, w, y). Default "1d".
     pub drift: String,
     /// Chip instances per candidate (1..=1000). Default 4.
@@ -232,6 +235,7 @@ impl Default for HardwareSection {
             adc_ranges: vec![AdcRange::Full, AdcRange::Calibrated],
             cols_per_adc: vec![4, 8, 16],
             weight_scalings: Vec::new(),
+            batch_norms: Vec::new(),
             drift: "1d".into(),
             instances: 4,
         }
@@ -666,6 +670,15 @@ impl ExperimentFile {
     }
 }
 
+/// The batch-norm options of a search: the listed ones, or the devices' own.
+pub fn batch_norms(h: &HardwareSection) -> Vec<Option<BatchNormMapping>> {
+    if h.batch_norms.is_empty() {
+        vec![None]
+    } else {
+        h.batch_norms.iter().copied().map(Some).collect()
+    }
+}
+
 /// The weight-scaling options of a search: the listed ones, or the devices' own.
 pub fn scalings(h: &HardwareSection) -> Vec<Option<WeightScaling>> {
     if h.weight_scalings.is_empty() {
@@ -703,6 +716,7 @@ fn extreme_genes(h: &HardwareSection) -> Vec<HardwareGenes> {
                                             adc_range,
                                             cols_per_adc,
                                             weight_scaling,
+                                            batch_norm: None,
                                         });
                                     }
                                 }

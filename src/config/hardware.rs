@@ -299,6 +299,19 @@ pub enum WeightScaling {
     Column,
 }
 
+/// Where a batch norm after a matrix layer is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchNormMapping {
+    /// Digitally, per channel after the analog layer: an output channel of small weights
+    /// that the norm multiplies up is read far below the devices' range.
+    Digital,
+    /// Folded into the analog weights (each output row times the norm's scale) and the
+    /// digital bias before programming, when the layer feeds only the norm. No digital
+    /// per-channel multiply remains; the cost model does not price either.
+    Fold,
+}
+
 /// `[mapping]`: weights to conductances.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -320,6 +333,8 @@ pub struct MappingSection {
     pub weight_levels: u32,
     /// "none", "tile" or "column": see [`WeightScaling`]. Default "none".
     pub weight_scaling: WeightScaling,
+    /// "digital" or "fold": see [`BatchNormMapping`]. Default "digital".
+    pub batch_norm: BatchNormMapping,
 }
 
 impl Default for MappingSection {
@@ -330,6 +345,7 @@ impl Default for MappingSection {
             encoding: WeightEncoding::Differential,
             weight_levels: 0,
             weight_scaling: WeightScaling::None,
+            batch_norm: BatchNormMapping::Digital,
         }
     }
 }

@@ -167,6 +167,7 @@ mod tests {
             adc_range: AdcRange::Full,
             cols_per_adc: 16,
             weight_scaling: Some(WeightScaling::Column),
+            batch_norm: Some(BatchNormMapping::Fold),
         };
         let hw = base.with_genes(&genes).unwrap();
         assert_eq!(hw.weight_scaling, WeightScaling::Column);
@@ -196,6 +197,7 @@ mod tests {
                 "adc.range=\"full\"".into(),
                 "cost.cols_per_adc=16".into(),
                 "mapping.weight_scaling=\"column\"".into(),
+                "mapping.batch_norm=\"fold\"".into(),
             ],
         )
         .unwrap();

@@ -9,7 +9,7 @@ use super::exec::Executor;
 use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::params::OpParams;
-use crate::config::HwConfig;
+use crate::config::{BatchNormMapping, HwConfig};
 use crate::error::{Error, Result};
 use crate::network::{Network, Op};
 use crate::physics::mapping::TileGrid;
@@ -33,8 +33,41 @@ pub struct MatrixLayer {
     pub weight_bits: Option<u32>,
 }
 
-/// The matrix layers (convolutions and linear layers) of `net`, in execution order.
-pub fn matrix_layers(net: &Network) -> Vec<MatrixLayer> {
+/// Per node of `net`: the batch norm that reads only the output of this matrix node, when
+/// the matrix node feeds nothing else (so that folding the norm into its weights changes no
+/// other reader).
+pub fn foldable_batch_norms(net: &Network) -> Vec<Option<usize>> {
+    let nodes = &net.graph.nodes;
+    let mut readers = vec![Vec::new(); nodes.len()];
+    for (j, node) in nodes.iter().enumerate() {
+        for i in node.inputs.iter().flatten() {
+            readers[*i].push(j);
+        }
+    }
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| match readers[i].as_slice() {
+            [j] if node.op.matrix().is_some()
+                && matches!(nodes[*j].op, Op::BatchNorm { .. }) =>
+            {
+                Some(*j)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The matrix layers (convolutions and linear layers) of `net`, in execution order; with
+/// `fold`, each foldable batch norm ([`foldable_batch_norms`]) multiplied into its layer's
+/// weight rows and digital bias (W' = s W, b' = s b + t for the norm's scale s and shift t).
+pub fn matrix_layers(net: &Network, fold: bool) -> Vec<MatrixLayer> {
+    let norms = if fold {
+        foldable_batch_norms(net)
+    } else {
+        vec![None; net.graph.nodes.len()]
+    };
+    let exec = Executor::new(net);
     net.graph
         .matrix_nodes()
         .filter_map(|i| {
@@ -55,6 +88,20 @@ pub fn matrix_layers(net: &Network) -> Vec<MatrixLayer> {
                     .flat_map(|row| kept.iter().map(|&r| row[r as usize]))
                     .collect(),
             };
+            let (weights, bias) = match norms[i].and_then(|j| exec.batch_norm(j)) {
+                None => (weights, bias),
+                Some((scale, shift)) => {
+                    let width = weights.len() / n_out.max(1);
+                    let mut folded = weights;
+                    for (row, s) in folded.chunks_mut(width.max(1)).zip(scale) {
+                        row.iter_mut().for_each(|v| *v *= s);
+                    }
+                    let bias = (0..n_out)
+                        .map(|c| bias.as_ref().map_or(0.0, |b| b[c]) * scale[c] + shift[c])
+                        .collect();
+                    (folded, Some(bias))
+                }
+            };
             Some(MatrixLayer {
                 weights,
                 bias,
@@ -73,7 +120,7 @@ pub fn matrix_layers(net: &Network) -> Vec<MatrixLayer> {
 /// # Errors
 /// Layers the engine cannot hold.
 pub fn tile_grids(hw: &HwConfig, net: &Network) -> Result<Vec<(TileGrid, usize)>> {
-    matrix_layers(net)
+    matrix_layers(net, false)
         .iter()
         .map(|l| {
             let grid = TileGrid::new(l.n_out, l.n_in, hw.tile_rows, hw.tile_cols)?;
@@ -158,7 +205,8 @@ impl<'a, B: Backend> ChipSet<'a, B> {
         let chips = instances.len();
         let mut layers = Vec::new();
         let mut grids = Vec::new();
-        for (k, layer) in matrix_layers(net).iter().enumerate() {
+        let fold = hw.batch_norm == BatchNormMapping::Fold;
+        for (k, layer) in matrix_layers(net, fold).iter().enumerate() {
             let grid = TileGrid::new(layer.n_out, layer.n_in, hw.tile_rows, hw.tile_cols)?;
             let mut programmed = Vec::with_capacity(chips);
             for instance in instances.clone() {
@@ -189,9 +237,14 @@ impl<'a, B: Backend> ChipSet<'a, B> {
             grids.push(grid);
         }
         let images_per_pass = backend.images_per_pass(chips, largest_per_image(net))?;
+        let exec = if fold {
+            Executor::without_folded_norms(net)
+        } else {
+            Executor::new(net)
+        };
         Ok(ChipSet {
             backend,
-            exec: Executor::new(net),
+            exec,
             layers,
             grids,
             chips,
@@ -275,7 +328,7 @@ pub fn calibration_inputs(
     per_layer: usize,
 ) -> Result<Vec<Vec<f32>>> {
     let backend = CpuBackend;
-    let layers: Vec<_> = matrix_layers(net)
+    let layers: Vec<_> = matrix_layers(net, false)
         .into_iter()
         .map(|l| {
             backend.exact_recording(
@@ -289,7 +342,7 @@ pub fn calibration_inputs(
     let per = net.graph.input.iter().product::<usize>();
     let exec = Executor::new(net);
     exec.run(&backend, &layers, 1, images, images.len() / per.max(1), 0)?;
-    Ok(matrix_layers(net)
+    Ok(matrix_layers(net, false)
         .iter()
         .zip(&layers)
         .map(|(l, stack)| {
@@ -315,7 +368,7 @@ impl<'a> ChipSet<'a, CpuBackend> {
     /// # Errors
     /// Layers whose tensors do not fit together.
     pub fn float(backend: &'a CpuBackend, net: &'a Network) -> Result<Self> {
-        let layers = matrix_layers(net)
+        let layers = matrix_layers(net, false)
             .into_iter()
             .map(|l| {
                 backend.exact(

@@ -69,6 +69,22 @@ impl<'n> Executor<'n> {
         }
     }
 
+    /// `net` with the batch norms that [`super::chips::foldable_batch_norms`] folds into
+    /// their matrix layers passed through unchanged.
+    pub fn without_folded_norms(net: &'n Network) -> Self {
+        let mut exec = Executor::new(net);
+        for j in super::chips::foldable_batch_norms(net).into_iter().flatten() {
+            exec.folded[j] = None;
+        }
+        exec
+    }
+
+    /// The scale and shift of batch norm node `j` (none for other nodes, or one folded away).
+    pub fn batch_norm(&self, j: usize) -> Option<(&[f32], &[f32])> {
+        let folded = self.folded.get(j)?.as_ref()?;
+        Some(folded.split_at(folded.len() / 2))
+    }
+
     /// The network.
     pub fn network(&self) -> &Network {
         self.net
@@ -147,9 +163,11 @@ impl<'n> Executor<'n> {
                     let mut data =
                         self.input_to_update(backend, i, &last_use, &input, &mut outputs)?;
                     match &node.op {
+                        // A norm folded into its matrix layer passes its input on.
                         Op::BatchNorm { .. } => {
-                            let folded = self.folded[i].as_ref().expect("folded batch norm");
-                            backend.channel_affine(&p, folded, &mut data)?;
+                            if let Some(folded) = &self.folded[i] {
+                                backend.channel_affine(&p, folded, &mut data)?;
+                            }
                         }
                         Op::Relu => backend.relu(&p, &mut data)?,
                         _ => {

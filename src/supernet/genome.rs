@@ -3,8 +3,8 @@
 //! hardware genes (device, tile size, DAC bits, ADC bits, columns per ADC), all choice genes
 //! over the experiment's option lists, decoded into a [`Candidate`].
 
-use crate::config::experiment::scalings;
-use crate::config::{AdcRange, ExperimentFile, HardwareGenes, WeightScaling};
+use crate::config::experiment::{batch_norms, scalings};
+use crate::config::{AdcRange, BatchNormMapping, ExperimentFile, HardwareGenes, WeightScaling};
 use crate::network::arch::{MacroArch, StageArch};
 use crate::search::{Gene, GeneKind, Genome, Space};
 use rand::Rng;
@@ -41,6 +41,9 @@ pub struct HardwareChoice {
     /// Weight scaling (none: the device's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_scaling: Option<WeightScaling>,
+    /// Batch norm placement (none: the device's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_norm: Option<BatchNormMapping>,
 }
 
 fn one() -> u32 {
@@ -64,6 +67,7 @@ impl HardwareChoice {
             adc_range: self.adc_range,
             cols_per_adc: self.cols_per_adc,
             weight_scaling: self.weight_scaling,
+            batch_norm: self.batch_norm,
         }
     }
 }
@@ -140,6 +144,10 @@ impl Candidate {
             Some(WeightScaling::Column) => " ws-col",
             Some(WeightScaling::None) | None => "",
         };
+        let scaling = match h.batch_norm {
+            Some(BatchNormMapping::Fold) => format!("{scaling} bn-fold"),
+            _ => scaling.to_string(),
+        };
         format!(
             "stem{} | {} | w{} p{} | {} t{} dac{}{read} adc{}{range} c{}{scaling}",
             self.stem,
@@ -156,7 +164,7 @@ impl Candidate {
 }
 
 /// The hardware keys in genome order, with their option counts.
-fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static str, usize); 10] {
+fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static str, usize); 11] {
     [
         ("device", h.devices.len()),
         ("tile", h.tile_sizes.len()),
@@ -168,6 +176,7 @@ fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static 
         ("adc_range", h.adc_ranges.len()),
         ("cols_per_adc", h.cols_per_adc.len()),
         ("weight_scaling", h.weight_scalings.len()),
+        ("batch_norm", h.batch_norms.len()),
     ]
 }
 
@@ -266,6 +275,10 @@ impl JointSpace {
             cols_per_adc: h.cols_per_adc[pick(h.cols_per_adc.len())],
             weight_scaling: {
                 let options = scalings(h);
+                options[pick(options.len())]
+            },
+            batch_norm: {
+                let options = batch_norms(h);
                 options[pick(options.len())]
             },
         };
