@@ -47,7 +47,10 @@ fn ours(preset: &str, overrides: &[&str], time: &str, chips: u32) -> Vec<f64> {
         batch: 500,
         calibration: None,
     };
-    let report = evaluate(&CpuBackend, &hw, preset, &net, &data, &options, &[], |_| Ok(())).unwrap();
+    let report = evaluate(&CpuBackend, &hw, preset, &net, &data, &options, &[], |_| {
+        Ok(())
+    })
+    .unwrap();
     assert_eq!(report.images, 10_000);
     report.points[0].accuracies.clone()
 }
@@ -61,7 +64,9 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 
 #[test]
 fn quantisation_alone_gives_aihwkit_s_accuracy() {
-    let expected = reference()["results"]["quant-only"]["acc"].as_f64().unwrap();
+    let expected = reference()["results"]["quant-only"]["acc"]
+        .as_f64()
+        .unwrap();
     let got = ours("quant-only", &[], "0", 1)[0];
     eprintln!("quant-only: ours {got:.4}, aihwkit {expected:.4}");
     assert!((got - expected).abs() <= 0.001, "{got} vs {expected}");
@@ -77,13 +82,13 @@ fn a_year_of_pcm_drift_agrees_with_aihwkit_with_and_without_compensation() {
             &["device.drift_compensation=\"none\""][..],
         ),
     ] {
-        let theirs: Vec<f64> = reference["results"][config]["by_time"]["31536000.0"]
-            ["acc_per_seed"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
+        let theirs: Vec<f64> =
+            reference["results"][config]["by_time"]["31536000.0"]["acc_per_seed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
         let (m_t, s_t) = mean_std(&theirs);
         let (m_o, s_o) = mean_std(&ours("aihwkit-default", overrides, "1y", CHIPS));
         let se = (s_t * s_t / theirs.len() as f64 + s_o * s_o / f64::from(CHIPS)).sqrt();
@@ -96,7 +101,10 @@ fn a_year_of_pcm_drift_agrees_with_aihwkit_with_and_without_compensation() {
             theirs.len(),
             (m_o - m_t).abs() / se
         );
-        assert!((m_o - m_t).abs() <= 3.0 * se, "{config}: mean {m_o} vs {m_t}");
+        assert!(
+            (m_o - m_t).abs() <= 3.0 * se,
+            "{config}: mean {m_o} vs {m_t}"
+        );
         assert!(
             s_o <= 1.5 * s_t && s_t <= 1.5 * s_o,
             "{config}: chip-to-chip spread {s_o} vs {s_t}"

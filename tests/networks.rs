@@ -569,7 +569,13 @@ fn folded_batch_norms_keep_scaled_channels_out_of_the_noise() {
     tensors.get_mut("b1.running_mean").unwrap()[..4]
         .iter_mut()
         .for_each(|v| *v *= 0.02);
-    let net = Network::new(net.graph.clone(), net.normalization.clone(), tensors, "scaled").unwrap();
+    let net = Network::new(
+        net.graph.clone(),
+        net.normalization.clone(),
+        tensors,
+        "scaled",
+    )
+    .unwrap();
     let reference = network_logits(&float(&net), &data);
     let chip = Chip {
         seed: Seed(4),
@@ -584,21 +590,41 @@ fn folded_batch_norms_keep_scaled_channels_out_of_the_noise() {
         (e / n).sqrt()
     };
     let ideal = config::load("ideal", &["mapping.batch_norm=\"fold\"".into()]).unwrap();
-    let folded_ideal = error(&network_logits(&one_chip(&CpuBackend, &ideal, &net, chip), &data));
-    assert!(folded_ideal < 1e-5, "folded on ideal hardware: {folded_ideal}");
+    let folded_ideal = error(&network_logits(
+        &one_chip(&CpuBackend, &ideal, &net, chip),
+        &data,
+    ));
+    assert!(
+        folded_ideal < 1e-5,
+        "folded on ideal hardware: {folded_ideal}"
+    );
     let pcm = |mode: &str| {
-        config::load("aihwkit-default", &[format!("mapping.batch_norm=\"{mode}\"")]).unwrap()
+        config::load(
+            "aihwkit-default",
+            &[format!("mapping.batch_norm=\"{mode}\"")],
+        )
+        .unwrap()
     };
-    let digital = error(&network_logits(&one_chip(&CpuBackend, &pcm("digital"), &net, chip), &data));
+    let digital = error(&network_logits(
+        &one_chip(&CpuBackend, &pcm("digital"), &net, chip),
+        &data,
+    ));
     let folded = network_logits(&one_chip(&CpuBackend, &pcm("fold"), &net, chip), &data);
     eprintln!(
         "logit error against float: digital norms {digital:.4}, folded {:.4}",
         error(&folded)
     );
-    assert!(error(&folded) < 0.5 * digital, "{} vs {digital}", error(&folded));
+    assert!(
+        error(&folded) < 0.5 * digital,
+        "{} vs {digital}",
+        error(&folded)
+    );
     if let Some(gpu) = common::gpu() {
         let on_gpu = network_logits(&one_chip(gpu, &pcm("fold"), &net, chip), &data);
         let (same, worst) = compare(&on_gpu, &folded, 10);
-        assert!(same == 1.0 && worst < 1e-3, "GPU: {same} same, worst {worst}");
+        assert!(
+            same == 1.0 && worst < 1e-3,
+            "GPU: {same} same, worst {worst}"
+        );
     }
 }

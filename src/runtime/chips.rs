@@ -48,9 +48,7 @@ pub fn foldable_batch_norms(net: &Network) -> Vec<Option<usize>> {
         .iter()
         .enumerate()
         .map(|(i, node)| match readers[i].as_slice() {
-            [j] if node.op.matrix().is_some()
-                && matches!(nodes[*j].op, Op::BatchNorm { .. }) =>
-            {
+            [j] if node.op.matrix().is_some() && matches!(nodes[*j].op, Op::BatchNorm { .. }) => {
                 Some(*j)
             }
             _ => None,

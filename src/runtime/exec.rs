@@ -73,7 +73,10 @@ impl<'n> Executor<'n> {
     /// their matrix layers passed through unchanged.
     pub fn without_folded_norms(net: &'n Network) -> Self {
         let mut exec = Executor::new(net);
-        for j in super::chips::foldable_batch_norms(net).into_iter().flatten() {
+        for j in super::chips::foldable_batch_norms(net)
+            .into_iter()
+            .flatten()
+        {
             exec.folded[j] = None;
         }
         exec
