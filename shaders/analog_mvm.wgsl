@@ -102,8 +102,9 @@ fn analog_mvm(
                     workgroupBarrier();
                 }
                 if (t == 0u) {
-                    var alpha = 1.0;
-                    if (p.periphery.nm_abs_max == 1u) {
+                    // Abs-max noise management, or a fixed input scale.
+                    var alpha = p.periphery.input_scale;
+                    if (alpha <= 0.0) {
                         alpha = red[0];
                     }
                     row_alpha[r] = alpha;

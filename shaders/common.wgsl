@@ -7,7 +7,7 @@
 // ReadoutParams (at an offset that is a multiple of 16 bytes, as uniform buffers require).
 // Twin of Periphery in src/backend/params.rs.
 struct Periphery {
-    nm_abs_max: u32,
+    input_scale: f32,
     max_rounds: u32,
     dac_step: f32,
     dac_bound: f32,

@@ -217,8 +217,10 @@ twin! {
 /// `ReadoutParams`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct Periphery {
-    /// 1 for abs-max noise management (the read-out's unit inputs need none).
-    pub nm_abs_max: u32,
+    /// The scale every input is divided by before the DAC: 0 for abs-max noise management
+    /// (each vector's largest magnitude per tile), 1 without noise management, a layer's
+    /// static input range otherwise. The read-out's unit inputs need none.
+    pub input_scale: f32,
     /// Bound-management rounds at most.
     pub max_rounds: u32,
     /// DAC step (0 = ideal).
@@ -240,7 +242,11 @@ impl Periphery {
     /// The periphery of a validated configuration.
     pub fn new(hw: &HwConfig) -> Self {
         Periphery {
-            nm_abs_max: u32::from(hw.noise_management == NoiseManagement::AbsMax),
+            // A static range is the layer's, set when it is programmed.
+            input_scale: match hw.noise_management {
+                NoiseManagement::AbsMax => 0.0,
+                NoiseManagement::None | NoiseManagement::Static => 1.0,
+            },
             max_rounds: hw.max_bm_rounds,
             dac_step: hw.dac.step,
             dac_bound: hw.dac.bound,
@@ -367,7 +373,8 @@ pub struct SlicedParams {
     pub adc_levels: u32,
     /// 1 for abs-max noise management.
     pub nm_abs_max: u32,
-    /// Largest input magnitude without noise management (DAC bound).
+    /// The scale inputs are divided by without abs-max noise management: the DAC bound, or a
+    /// layer's static input range.
     pub input_bound: f32,
     /// Output noise sigma per conversion (partial-sum units).
     pub out_noise: f32,

@@ -4,7 +4,7 @@
 use super::progress::Progress;
 use super::{AnyBackend, BackendChoice, with_backend};
 use anyhow::Context;
-use imcnas::config::{self, AdcRange};
+use imcnas::config;
 use imcnas::data::{self, DatasetName, Split};
 use imcnas::eval::{CALIBRATION_IMAGES, DriftTime, EvalOptions, evaluate, report};
 use imcnas::network::Network;
@@ -84,8 +84,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         let keep: Vec<usize> = (0..max.min(test.len())).collect();
         test = test.select(&keep);
     }
-    // Calibrated ADC ranges are set on training images, never on those evaluated.
-    let calibration = if hw.adc_range == AdcRange::Calibrated {
+    // Calibrated ADC and static input ranges are set on training images, never on those
+    // evaluated.
+    let calibration = if hw.needs_calibration() {
         let train = data::load(name, Split::Train, args.data_dir.as_deref())?;
         let n = CALIBRATION_IMAGES.min(train.len());
         eprintln!(

@@ -3,7 +3,7 @@
 use super::{AnyBackend, BackendChoice, with_backend};
 use anyhow::{Context, bail};
 use imcnas::backend::Backend;
-use imcnas::config::{self, AdcRange, HwConfig};
+use imcnas::config::{self, HwConfig};
 use imcnas::io::{Array, read_npy, write_atomic, write_npy};
 use imcnas::physics::rng::Seed;
 use imcnas::runtime::engine::{Chip, LayerOptions, program_layer_with};
@@ -82,7 +82,7 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
     };
     check_finite(&args.weights, &w.data)?;
     check_finite(&args.inputs, &x.data)?;
-    let calibration = match (&args.calibration, hw.adc_range == AdcRange::Calibrated) {
+    let calibration = match (&args.calibration, hw.needs_calibration()) {
         (Some(path), true) => {
             let c = read_matrix(path, "calibration inputs", 2)?;
             if c.shape[1] != n_in {
@@ -96,10 +96,10 @@ pub fn run(args: &MvmArgs) -> anyhow::Result<()> {
             Some(c.data)
         }
         (None, true) => bail!(
-            "--calibration X_cal.npy: adc.range \"calibrated\" sets its ranges on calibration inputs"
+            "--calibration X_cal.npy: adc.range \"calibrated\" and dac.noise_management \"static\" set their ranges on calibration inputs"
         ),
         (Some(path), false) => bail!(
-            "--calibration {}: only adc.range \"calibrated\" uses calibration inputs",
+            "--calibration {}: only adc.range \"calibrated\" and dac.noise_management \"static\" use calibration inputs",
             path.display()
         ),
         (None, false) => None,

@@ -70,6 +70,12 @@ pub struct HwConfig {
 }
 
 impl HwConfig {
+    /// Whether programming a layer needs calibration inputs (vectors of its inputs): for
+    /// calibrated ADC ranges and for static input ranges.
+    pub fn needs_calibration(&self) -> bool {
+        self.adc_range == AdcRange::Calibrated || self.noise_management == NoiseManagement::Static
+    }
+
     /// The chip as the cost model prices it.
     ///
     /// # Errors
@@ -162,6 +168,13 @@ impl HwConfig {
             return Err(check.fail(
                 "adc.percentile",
                 file.adc.percentile,
+                "expected a percentile in (50, 100]",
+            ));
+        }
+        if !(file.dac.range_percentile > 50.0 && file.dac.range_percentile <= 100.0) {
+            return Err(check.fail(
+                "dac.range_percentile",
+                file.dac.range_percentile,
                 "expected a percentile in (50, 100]",
             ));
         }

@@ -58,6 +58,11 @@ pub enum NoiseManagement {
     AbsMax,
     /// Feed inputs unscaled; values beyond the DAC bound are clipped.
     None,
+    /// One static input range per layer, set when the layer is programmed from the
+    /// magnitudes of calibration inputs (their `dac.range_percentile` percentile): every
+    /// input divided by it, values beyond clipped (aihwkit's input range, initialised from
+    /// data, without its learning).
+    Static,
 }
 
 /// How signed inputs are applied to the rows.
@@ -82,8 +87,12 @@ pub struct DacSection {
     pub bits: u32,
     /// Largest input magnitude after scaling (normalised units, > 0). Default 1.0.
     pub bound: f32,
-    /// Input scaling: "abs_max" or "none". Default "abs_max".
+    /// Input scaling: "abs_max", "none" or "static" (see [`NoiseManagement`]). Default
+    /// "abs_max".
     pub noise_management: NoiseManagement,
+    /// Static input ranges: the percentile (percent, (50, 100]) of the calibration inputs'
+    /// magnitudes a layer's range covers. Default 99.99.
+    pub range_percentile: f64,
     /// Magnitude bits applied per read (count, 0 = all of them in one read, aihwkit's
     /// multi-bit DAC; 1 = bit-serial): the bits - 1 magnitude bits take ceil((bits - 1) /
     /// bits_per_read) reads, each converted on its own and shifted and added digitally.
@@ -100,6 +109,7 @@ impl Default for DacSection {
             bits: 7,
             bound: 1.0,
             noise_management: NoiseManagement::AbsMax,
+            range_percentile: 99.99,
             bits_per_read: 0,
             inputs: InputSign::Signed,
         }

@@ -9,7 +9,7 @@ pub use crate::config::DriftTime;
 
 use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
-use crate::config::{AdcRange, HwConfig};
+use crate::config::HwConfig;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -211,13 +211,15 @@ pub fn evaluate<B: Backend>(
         )));
     }
     let float_accuracy = float_accuracy(net, data, options.batch)?;
-    let calibration = match (&options.calibration, hw.adc_range) {
-        (_, range) if range != AdcRange::Calibrated => Vec::new(),
-        (Some(images), _) => calibration_inputs(net, images, CALIBRATION_VECTORS)?,
-        (None, _) => {
+    let calibration = match &options.calibration {
+        _ if !hw.needs_calibration() => Vec::new(),
+        Some(images) => calibration_inputs(net, images, CALIBRATION_VECTORS)?,
+        None => {
             return Err(Error::Config {
                 origin: hw.origin.clone(),
-                message: "adc.range \"calibrated\" needs calibration images".into(),
+                message:
+                    "adc.range \"calibrated\" and dac.noise_management \"static\" need calibration images"
+                        .into(),
             });
         }
     };

@@ -10,7 +10,7 @@
 use super::sliced;
 use crate::backend::params::{MvmParams, Periphery, ProgramParams, ReadoutParams, SlicedParams};
 use crate::backend::{Backend, ChipLayer, Conductances, LayerParams, WeightState};
-use crate::config::{DriftCompensation, HwConfig, ReadModel, WeightScaling};
+use crate::config::{DriftCompensation, HwConfig, NoiseManagement, ReadModel, WeightScaling};
 use crate::error::{Error, Result, ensure_finite};
 use crate::physics::device::DeviceParams;
 use crate::physics::mapping::TileGrid;
@@ -154,16 +154,26 @@ pub fn program_layer_with<B: Backend>(
     }
     let grid = TileGrid::new(n_out, n_in, hw.tile_rows, hw.tile_cols)?;
     let stream = Stream::chip(layer_id, chip.instance);
+    let input_range = match hw.noise_management {
+        NoiseManagement::Static => Some(static_input_range(hw, n_in, options.calibration)?),
+        _ => None,
+    };
     let (params, layer, gains) = match hw.read_model {
         ReadModel::Aihwkit => {
             let (layer, gains) = program_aihwkit(backend, hw, w, &grid, chip.seed, stream)?;
-            let periphery = Periphery::new(hw);
+            let mut periphery = Periphery::new(hw);
+            if let Some(range) = input_range {
+                periphery.input_scale = range;
+            }
             let params = MvmParams::new(&grid, &periphery, 0, 0, chip.seed, stream);
             (LayerParams::Aihwkit(params), layer, gains)
         }
         ReadModel::Sliced => {
             let slicing = hw.slicing(options.weight_bits);
-            let params = SlicedParams::new(hw, &slicing, &grid, (chip.seed, stream), 0, 0);
+            let mut params = SlicedParams::new(hw, &slicing, &grid, (chip.seed, stream), 0, 0);
+            if let Some(range) = input_range {
+                params.input_bound = range;
+            }
             let (layer, gains) = program_sliced(
                 backend,
                 hw,
@@ -182,6 +192,27 @@ pub fn program_layer_with<B: Backend>(
         gains,
         layer,
     })
+}
+
+/// A layer's static input range: the `dac.range_percentile` percentile of the magnitudes of
+/// its calibration inputs (1 when they are all zero, which tells nothing).
+fn static_input_range(hw: &HwConfig, n_in: usize, calibration: Option<&[f32]>) -> Result<f32> {
+    let x = calibration.ok_or_else(|| Error::Config {
+        origin: hw.origin.clone(),
+        message: "dac.noise_management \"static\" needs calibration inputs for every layer".into(),
+    })?;
+    if x.is_empty() || x.len() % n_in != 0 {
+        return Err(Error::Shape(format!(
+            "{} calibration values for a layer of {n_in} inputs",
+            x.len()
+        )));
+    }
+    ensure_finite("calibration inputs", x)?;
+    let mut magnitudes: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+    let rank = ((hw.file.dac.range_percentile / 100.0) * (magnitudes.len() - 1) as f64).round();
+    let k = (rank as usize).min(magnitudes.len() - 1);
+    let (_, range, _) = magnitudes.select_nth_unstable_by(k, f32::total_cmp);
+    Ok(if *range > 0.0 { *range } else { 1.0 })
 }
 
 /// aihwkit's chip: differential pairs scaled per tile, then global drift compensation by

@@ -6,7 +6,7 @@
 use super::compress::compress;
 use super::genome::Candidate;
 use crate::backend::Backend;
-use crate::config::{AdcRange, DriftTime, Experiment, HwConfig, Objective};
+use crate::config::{DriftTime, Experiment, HwConfig, Objective};
 use crate::cost::model::{CostReport, network_cost_compressed};
 use crate::data::{Dataset, Normalization};
 use crate::error::Result;
@@ -191,7 +191,8 @@ impl<B: Backend> CandidateEvaluator<'_, B> {
             times: times.to_vec(),
             seed: search.seed,
             batch: search.batch,
-            calibration: (hw.adc_range == AdcRange::Calibrated)
+            calibration: hw
+                .needs_calibration()
                 .then(|| self.adc_calibration_images()),
         };
         let report = evaluate(

@@ -140,10 +140,10 @@ fn tile_pass_impl(
     s.alpha.clear();
     s.active.clear();
     for r in 0..n_rows {
-        let alpha = if p.periphery.nm_abs_max == 1 {
+        let alpha = if p.periphery.input_scale <= 0.0 {
             abs_max(&x_block[r * n_in + k0..r * n_in + k0 + kn])
         } else {
-            1.0
+            p.periphery.input_scale
         };
         s.alpha.push(alpha);
         // An all-zero input vector gives zero output: no conversion happens.

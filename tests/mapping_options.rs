@@ -1,8 +1,10 @@
-//! `mapping.weight_scaling`: weights scaled to the devices' range per tile or per output
-//! column, the scale kept as a digital gain. Without noise the product is unchanged; with
-//! device and output noise a column of small weights keeps the relative error of the large
-//! ones instead of drowning; an all-zero column programs no error; and the digital
-//! multipliers are priced.
+//! The mapping options. `mapping.weight_scaling`: weights scaled to the devices' range per
+//! tile or per output column, the scale kept as a digital gain. Without noise the product is
+//! unchanged; with device and output noise a column of small weights keeps the relative error
+//! of the large ones instead of drowning; an all-zero column programs no error; and the
+//! digital multipliers are priced. `dac.noise_management = "static"`: one input range per
+//! layer from calibration inputs, the same on both backends. (Batch-norm folding is tested on
+//! networks, in `tests/networks.rs`.)
 
 #![allow(
     clippy::unwrap_used,
@@ -11,12 +13,13 @@
 
 mod common;
 
+use imcnas::backend::Backend;
 use imcnas::backend::cpu::CpuBackend;
 use imcnas::config::{self, HwConfig};
 use imcnas::cost::model::network_cost;
 use imcnas::network::arch::Arch;
 use imcnas::physics::rng::Seed;
-use imcnas::runtime::engine::{Chip, LayerOptions, program_layer_with};
+use imcnas::runtime::engine::{Chip, LayerOptions, program_layer, program_layer_with};
 
 const N_OUT: usize = 48;
 const N_IN: usize = 300;
@@ -190,5 +193,118 @@ fn digital_scales_are_priced() {
         assert!(e > e0 && t > t0 && a > a0, "{scaling}");
         // A multiplier per ADC is a small share of the chip.
         assert!(e < 1.2 * e0 && a < 1.2 * a0, "{scaling}");
+    }
+}
+
+/// One chip of the layer on `backend`, programmed with calibration inputs `calibration`.
+fn static_outputs<B: Backend>(
+    backend: &B,
+    hw: &HwConfig,
+    w: &[f32],
+    calibration: &[f32],
+    x: &[f32],
+) -> Vec<f32> {
+    let options = LayerOptions {
+        weight_bits: None,
+        calibration: Some(calibration),
+    };
+    let chip = Chip {
+        seed: Seed(8),
+        instance: 1,
+    };
+    let layer =
+        program_layer_with(backend, hw, (w, (N_OUT, N_IN), None), 2, chip, &options).unwrap();
+    layer.forward(backend, x, BATCH, 0).unwrap()
+}
+
+#[test]
+fn static_input_ranges_come_from_calibration_inputs() {
+    let w = layer_weights();
+    // Calibration inputs within +-0.5; inputs within +-0.5 except one vector reaching 4.
+    let calibration = common::uniform(32 * N_IN, -0.5, 0.5, 30);
+    let mut x = common::uniform(BATCH * N_IN, -0.5, 0.5, 31);
+    x[N_IN..2 * N_IN].iter_mut().for_each(|v| *v *= 8.0);
+    // Noise-free devices, quantising DACs and ideal ADCs, on aihwkit's chip and the sliced
+    // chip.
+    for (preset, adc) in [
+        ("quant-only", "adc.bits=0"),
+        ("crosssim-bitsliced", "adc.bits=0"),
+    ] {
+        let hw = config::load(
+            preset,
+            &[
+                "dac.noise_management=\"static\"".into(),
+                "dac.range_percentile=100".into(),
+                "device.model=\"ideal\"".into(),
+                "adc.out_noise=0".into(),
+                adc.into(),
+            ],
+        )
+        .unwrap();
+        let y = static_outputs(&CpuBackend, &hw, &w, &calibration, &x);
+        // The range is the calibration inputs' largest magnitude: inputs beyond it clip.
+        let range = calibration.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let clipped: Vec<f32> = x.iter().map(|v| v.clamp(-range, range)).collect();
+        let reference = exact(&w, &clipped);
+        let scale = reference.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let worst = y
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (f64::from(*a) - b).abs() / scale)
+            .fold(0f64, f64::max);
+        eprintln!(
+            "{preset}: static range {range}, worst deviation from the clipped product {worst:.2e}"
+        );
+        assert!(worst < 0.03, "{preset}: {worst}");
+        // Unclipped, the large vector's product would differ by far more.
+        let unclipped = exact(&w, &x);
+        let far = (N_OUT..2 * N_OUT)
+            .map(|e| (f64::from(y[e]) - unclipped[e]).abs() / scale)
+            .fold(0f64, f64::max);
+        assert!(
+            far > 0.2,
+            "{preset}: the vector beyond the range was not clipped ({far})"
+        );
+        // Without calibration inputs the layer is refused, naming the key.
+        let err = program_layer(
+            &CpuBackend,
+            &hw,
+            &w,
+            (N_OUT, N_IN),
+            None,
+            0,
+            Chip {
+                seed: Seed(1),
+                instance: 0,
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("dac.noise_management"), "{err}");
+    }
+}
+
+#[test]
+fn static_input_ranges_agree_on_both_backends() {
+    let Some(gpu) = common::gpu() else { return };
+    let w = layer_weights();
+    let calibration = common::uniform(32 * N_IN, -0.5, 0.5, 32);
+    let x = common::uniform(BATCH * N_IN, -0.7, 0.7, 33);
+    for preset in ["aihwkit-default", "neurosim-rram-22nm"] {
+        let hw = config::load(preset, &["dac.noise_management=\"static\"".into()]).unwrap();
+        let yc = static_outputs(&CpuBackend, &hw, &w, &calibration, &x);
+        let yg = static_outputs(gpu, &hw, &w, &calibration, &x);
+        let scale = yc.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let differing = yc
+            .iter()
+            .zip(&yg)
+            .filter(|(a, b)| (*a - *b).abs() > 1e-5 * scale)
+            .count();
+        assert!(
+            differing * 200 <= yc.len(),
+            "{preset}: {differing} of {} differ",
+            yc.len()
+        );
     }
 }
