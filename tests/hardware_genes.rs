@@ -62,6 +62,7 @@ fn every_gene_moves_accuracy_and_cost_together() {
         cols_per_adc: 8,
         weight_scaling: None,
         batch_norm: None,
+        noise_management: None,
     };
     let device = config::load("neurosim-rram-22nm", &[]).unwrap();
     let base = device.with_genes(&base_genes).unwrap();

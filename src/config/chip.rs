@@ -359,6 +359,8 @@ pub struct HardwareGenes {
     pub weight_scaling: Option<WeightScaling>,
     /// Batch norm placement (`mapping.batch_norm`; accuracy only); none keeps the device's own.
     pub batch_norm: Option<BatchNormMapping>,
+    /// Input scaling (`dac.noise_management`; accuracy only); none keeps the device's own.
+    pub noise_management: Option<NoiseManagement>,
 }
 
 impl HardwareGenes {
@@ -387,6 +389,9 @@ impl HardwareGenes {
         }
         if let Some(batch_norm) = self.batch_norm {
             file.mapping.batch_norm = batch_norm;
+        }
+        if let Some(noise_management) = self.noise_management {
+            file.dac.noise_management = noise_management;
         }
     }
 }

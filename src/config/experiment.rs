@@ -6,7 +6,7 @@
 
 use super::check::Checker;
 use super::chip::{HardwareGenes, HwConfig};
-use super::hardware::{AdcRange, BatchNormMapping, WeightScaling};
+use super::hardware::{AdcRange, BatchNormMapping, NoiseManagement, WeightScaling};
 use super::load::Source;
 use crate::data::DatasetName;
 use crate::error::{Error, Result};
@@ -216,6 +216,9 @@ pub struct HardwareSection {
     /// Batch norm placements (`mapping.batch_norm`: "digital", "fold"; accuracy only: the
     /// cost model prices neither). Default [] (each device's own).
     pub batch_norms: Vec<BatchNormMapping>,
+    /// Input scalings (`dac.noise_management`: "abs_max", "none", "static"; accuracy only).
+    /// Default [] (each device's own).
+    pub input_scalings: Vec<NoiseManagement>,
     /// Time after programming at which candidates are read (s, m, h, d, w, y). Default "1d".
     pub drift: String,
     /// Chip instances per candidate (1..=1000). Default 4.
@@ -236,6 +239,7 @@ impl Default for HardwareSection {
             cols_per_adc: vec![4, 8, 16],
             weight_scalings: Vec::new(),
             batch_norms: Vec::new(),
+            input_scalings: Vec::new(),
             drift: "1d".into(),
             instances: 4,
         }
@@ -670,6 +674,15 @@ impl ExperimentFile {
     }
 }
 
+/// The input-scaling options of a search: the listed ones, or the devices' own.
+pub fn input_scalings(h: &HardwareSection) -> Vec<Option<NoiseManagement>> {
+    if h.input_scalings.is_empty() {
+        vec![None]
+    } else {
+        h.input_scalings.iter().copied().map(Some).collect()
+    }
+}
+
 /// The batch-norm options of a search: the listed ones, or the devices' own.
 pub fn batch_norms(h: &HardwareSection) -> Vec<Option<BatchNormMapping>> {
     if h.batch_norms.is_empty() {
@@ -717,6 +730,7 @@ fn extreme_genes(h: &HardwareSection) -> Vec<HardwareGenes> {
                                             cols_per_adc,
                                             weight_scaling,
                                             batch_norm: None,
+                                            noise_management: None,
                                         });
                                     }
                                 }

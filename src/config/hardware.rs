@@ -51,7 +51,7 @@ impl Default for TileSection {
 }
 
 /// Input scaling before the digital-to-analog converter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseManagement {
     /// Divide each input vector by its largest magnitude (aihwkit ABS_MAX).

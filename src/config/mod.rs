@@ -168,6 +168,7 @@ mod tests {
             cols_per_adc: 16,
             weight_scaling: Some(WeightScaling::Column),
             batch_norm: Some(BatchNormMapping::Fold),
+            noise_management: Some(NoiseManagement::Static),
         };
         let hw = base.with_genes(&genes).unwrap();
         assert_eq!(hw.weight_scaling, WeightScaling::Column);
@@ -198,6 +199,7 @@ mod tests {
                 "cost.cols_per_adc=16".into(),
                 "mapping.weight_scaling=\"column\"".into(),
                 "mapping.batch_norm=\"fold\"".into(),
+                "dac.noise_management=\"static\"".into(),
             ],
         )
         .unwrap();

@@ -3,8 +3,10 @@
 //! hardware genes (device, tile size, DAC bits, ADC bits, columns per ADC), all choice genes
 //! over the experiment's option lists, decoded into a [`Candidate`].
 
-use crate::config::experiment::{batch_norms, scalings};
-use crate::config::{AdcRange, BatchNormMapping, ExperimentFile, HardwareGenes, WeightScaling};
+use crate::config::experiment::{batch_norms, input_scalings, scalings};
+use crate::config::{
+    AdcRange, BatchNormMapping, ExperimentFile, HardwareGenes, NoiseManagement, WeightScaling,
+};
 use crate::network::arch::{MacroArch, StageArch};
 use crate::search::{Gene, GeneKind, Genome, Space};
 use rand::Rng;
@@ -44,6 +46,9 @@ pub struct HardwareChoice {
     /// Batch norm placement (none: the device's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_norm: Option<BatchNormMapping>,
+    /// Input scaling (none: the device's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_scaling: Option<NoiseManagement>,
 }
 
 fn one() -> u32 {
@@ -68,6 +73,7 @@ impl HardwareChoice {
             cols_per_adc: self.cols_per_adc,
             weight_scaling: self.weight_scaling,
             batch_norm: self.batch_norm,
+            noise_management: self.input_scaling,
         }
     }
 }
@@ -144,10 +150,15 @@ impl Candidate {
             Some(WeightScaling::Column) => " ws-col",
             Some(WeightScaling::None) | None => "",
         };
-        let scaling = match h.batch_norm {
+        let mut scaling = match h.batch_norm {
             Some(BatchNormMapping::Fold) => format!("{scaling} bn-fold"),
             _ => scaling.to_string(),
         };
+        match h.input_scaling {
+            Some(NoiseManagement::Static) => scaling.push_str(" in-static"),
+            Some(NoiseManagement::None) => scaling.push_str(" in-none"),
+            Some(NoiseManagement::AbsMax) | None => {}
+        }
         format!(
             "stem{} | {} | w{} p{} | {} t{} dac{}{read} adc{}{range} c{}{scaling}",
             self.stem,
@@ -164,7 +175,7 @@ impl Candidate {
 }
 
 /// The hardware keys in genome order, with their option counts.
-fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static str, usize); 11] {
+fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static str, usize); 12] {
     [
         ("device", h.devices.len()),
         ("tile", h.tile_sizes.len()),
@@ -177,6 +188,7 @@ fn hardware_genes(h: &crate::config::experiment::HardwareSection) -> [(&'static 
         ("cols_per_adc", h.cols_per_adc.len()),
         ("weight_scaling", h.weight_scalings.len()),
         ("batch_norm", h.batch_norms.len()),
+        ("input_scaling", h.input_scalings.len()),
     ]
 }
 
@@ -279,6 +291,10 @@ impl JointSpace {
             },
             batch_norm: {
                 let options = batch_norms(h);
+                options[pick(options.len())]
+            },
+            input_scaling: {
+                let options = input_scalings(h);
                 options[pick(options.len())]
             },
         };
