@@ -31,13 +31,30 @@ struct ProgramParams {
     generic_sigma: f32,
     slices: u32,
     one_sided: u32,
-    pad1: u32,
+    reram_time: u32,
     pad2: u32,
 }
 
 const MODEL_IDEAL: u32 = 0u;
 const MODEL_PCM: u32 = 1u;
 const MODEL_GENERIC: u32 = 2u;
+const MODEL_RERAM_WAN2022: u32 = 3u;
+
+// Wan et al. 2022 ReRAM spread (uS) after 1 s (programming), 1 day and 2 days: coefficients
+// of 1, G/g_max, ..., (G/g_max)^4. Twin of WAN2022_COEFF in src/physics/device.rs.
+const WAN2022_COEFF = array<array<f32, 5>, 3>(
+    array<f32, 5>(0.348, 16.030, -43.853, 45.393, -16.815),
+    array<f32, 5>(0.701, 22.086, -50.773, 47.095, -16.458),
+    array<f32, 5>(0.782, 20.274, -43.507, 37.062, -11.934),
+);
+
+fn wan2022_sigma(g: f32, time: u32) -> f32 {
+    let gh = g / p.g_max;
+    // A local copy: arrays are indexed at run time through memory.
+    var table = WAN2022_COEFF;
+    let c = table[time];
+    return c[0] + gh * (c[1] + gh * (c[2] + gh * (c[3] + gh * c[4])));
+}
 // WORKGROUP, the invocations per workgroup, is prepended by the host (PROGRAM_WORKGROUP in
 // src/backend/gpu/shaders.rs), which sizes the dispatch by it.
 
@@ -64,6 +81,8 @@ fn program_device(target_g: f32, z: f32) -> f32 {
         } else {
             sigma = p.generic_sigma * p.g_max;
         }
+    } else if (p.model == MODEL_RERAM_WAN2022) {
+        sigma = wan2022_sigma(target_g, 0u);
     } else {
         return target_g;
     }
@@ -71,7 +90,14 @@ fn program_device(target_g: f32, z: f32) -> f32 {
 }
 
 fn drift_device(target_g: f32, g_prog: f32, z_nu: f32, z_read: f32) -> f32 {
-    if (p.model != MODEL_PCM || p.drifts == 0u) {
+    if (p.drifts == 0u) {
+        return g_prog;
+    }
+    if (p.model == MODEL_RERAM_WAN2022) {
+        let sigma = wan2022_sigma(target_g, p.reram_time);
+        return max(target_g + p.prog_noise_scale * sigma * z_nu, 0.0);
+    }
+    if (p.model != MODEL_PCM) {
         return g_prog;
     }
     let ln_gh = ln_poly(max(target_g / p.g_max, 1e-7));

@@ -189,6 +189,13 @@ fn random_layers_of_several_shapes_and_presets() {
             preset: "pcm",
             overrides: &["tile.rows=256", "mapping.weight_scaling=\"tile\""],
         },
+        Case {
+            n_out: 90,
+            n_in: 300,
+            batch: 11,
+            preset: "rram",
+            overrides: &["tile.rows=128"],
+        },
     ];
     for case in &cases {
         compare(gpu, case);

@@ -143,9 +143,9 @@ pub struct ProgramParams {
     /// 1: one device per weight (offset encoding), the negative device absent (0 uS);
     /// 0: a differential pair.
     pub one_sided: u32,
+    /// The Wan et al. 2022 ReRAM model's time index (`device::WAN2022_TIMES_S`).
+    pub reram_time: u32,
     /// Padding to 16 bytes.
-    pub pad1: u32,
-    /// See `pad1`.
     pub pad2: u32,
 }
 }
@@ -187,7 +187,7 @@ impl ProgramParams {
             generic_sigma: d.generic_sigma,
             slices: 1,
             one_sided: 0,
-            pad1: 0,
+            reram_time: d.reram_time,
             pad2: 0,
         }
     }
@@ -201,6 +201,7 @@ impl ProgramParams {
             read_noise_scale: self.read_noise_scale,
             drift_scale: self.drift_scale,
             drifts: self.drifts,
+            reram_time: self.reram_time,
             drift_log_time: self.drift_log_time,
             read_time_factor: self.read_time_factor,
             stuck_on: self.stuck_on,

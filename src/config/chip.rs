@@ -14,8 +14,8 @@ pub use super::parts::{Quantizer, ReadModel, Reads, Slicing};
 use super::check::Checker;
 use super::cost::CostConfig;
 use super::hardware::{
-    AdcRange, BatchNormMapping, BoundManagement, DeviceSection, HwConfigFile, NoiseManagement,
-    WeightScaling,
+    AdcRange, BatchNormMapping, BoundManagement, DeviceModel, DeviceSection, HwConfigFile,
+    NoiseManagement, WAN2022_TIMES_S, WeightScaling,
 };
 use crate::error::Result;
 
@@ -197,6 +197,16 @@ impl HwConfig {
                 "device.t_inference_s",
                 d.t_inference_s,
                 "a finite time >= 0 s",
+            ));
+        }
+        if d.model == DeviceModel::ReramWan2022
+            && d.t_inference_s != 0.0
+            && !WAN2022_TIMES_S.contains(&d.t_inference_s)
+        {
+            return Err(check.fail(
+                "device.t_inference_s",
+                d.t_inference_s,
+                "0, 1, 86400 or 172800 s for device.model \"reram_wan2022\" (the times its fit was measured at)",
             ));
         }
         check.range_f("device.stuck_on", f64::from(d.stuck_on), 0.0, 1.0)?;

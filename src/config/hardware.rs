@@ -197,7 +197,17 @@ pub enum DeviceModel {
     Pcm,
     /// Gaussian programming noise only, of the kind set by `generic_noise`.
     Generic,
+    /// ReRAM as aihwkit's `ReRamWan2022NoiseModel` fits Wan et al. (Nature 2022): programming
+    /// noise of a 4th-order polynomial in G / g_max (uS), and at inference each device's
+    /// conductance the target plus fresh noise of the polynomial fitted at that time (1 s,
+    /// 1 day or 2 days after programming: the only times measured). One noise scale,
+    /// `prog_noise_scale`, for both; no drift in the PCM sense, no 1/f read noise.
+    ReramWan2022,
 }
+
+/// Times (s) at which the Wan et al. 2022 ReRAM deviations were fitted (the model's only
+/// inference times besides 0); programming noise is the first.
+pub const WAN2022_TIMES_S: [f64; 3] = [1.0, 86_400.0, 172_800.0];
 
 /// Shape of the generic model's programming noise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! measured devices, as used by aihwkit's `PCMLikeNoiseModel`. Twins of the functions of the
 //! same names in `shaders/program_conductances.wgsl`.
 
+pub use crate::config::WAN2022_TIMES_S;
 use crate::config::{DeviceModel, GenericNoise, HwConfig};
 use crate::physics::rng::ln_poly;
 
@@ -25,6 +26,25 @@ pub const MODEL_IDEAL: u32 = 0;
 pub const MODEL_PCM: u32 = 1;
 /// See [`MODEL_IDEAL`].
 pub const MODEL_GENERIC: u32 = 2;
+/// See [`MODEL_IDEAL`].
+pub const MODEL_RERAM_WAN2022: u32 = 3;
+
+/// Standard deviation (uS) of the Wan et al. 2022 ReRAM conductance at each of
+/// [`WAN2022_TIMES_S`]: coefficients of 1, G/g_max, ..., (G/g_max)^4 (aihwkit's fit, used in
+/// uS whatever g_max, as aihwkit does).
+pub const WAN2022_COEFF: [[f32; 5]; 3] = [
+    [0.348, 16.030, -43.853, 45.393, -16.815],
+    [0.701, 22.086, -50.773, 47.095, -16.458],
+    [0.782, 20.274, -43.507, 37.062, -11.934],
+];
+
+/// The Wan et al. 2022 standard deviation (uS) at target `g` after time index `time`.
+#[inline]
+pub fn wan2022_sigma(g: f32, g_max: f32, time: usize) -> f32 {
+    let gh = g / g_max;
+    let c = WAN2022_COEFF[time];
+    c[0] + gh * (c[1] + gh * (c[2] + gh * (c[3] + gh * c[4])))
+}
 
 /// Device parameters of one programming pass, with the time-dependent factors evaluated
 /// once on the host (in f64) so that both backends use the same values.
@@ -42,6 +62,8 @@ pub struct DeviceParams {
     pub drift_scale: f32,
     /// 1 when drift and read noise apply (t_inference > 0), else 0.
     pub drifts: u32,
+    /// The Wan et al. 2022 ReRAM model's time index into [`WAN2022_TIMES_S`].
+    pub reram_time: u32,
     /// ln((t + t0) / t0): the drift factor is exp(-nu * this).
     pub drift_log_time: f32,
     /// sqrt(max(0, ln((t + t_read) / (2 t_read)))): the read-noise time factor.
@@ -61,18 +83,21 @@ impl DeviceParams {
     pub fn new(hw: &HwConfig) -> Self {
         let d = hw.device();
         let t = d.t_inference_s;
-        let drifts = d.model == DeviceModel::Pcm && t > 0.0;
+        let drifts = matches!(d.model, DeviceModel::Pcm | DeviceModel::ReramWan2022) && t > 0.0;
         DeviceParams {
             model: match d.model {
                 DeviceModel::Ideal => MODEL_IDEAL,
                 DeviceModel::Pcm => MODEL_PCM,
                 DeviceModel::Generic => MODEL_GENERIC,
+                DeviceModel::ReramWan2022 => MODEL_RERAM_WAN2022,
             },
             g_max: d.g_max_us,
             prog_noise_scale: d.prog_noise_scale,
             read_noise_scale: d.read_noise_scale,
             drift_scale: d.drift_scale,
             drifts: u32::from(drifts),
+            // The configuration admits only the fitted times.
+            reram_time: WAN2022_TIMES_S.iter().position(|&s| s == t).unwrap_or(0) as u32,
             drift_log_time: ((t + PCM_T0_S) / PCM_T0_S).ln() as f32,
             read_time_factor: ((t + PCM_T_READ_S) / (2.0 * PCM_T_READ_S))
                 .ln()
@@ -123,16 +148,26 @@ pub fn program_device(p: &DeviceParams, target: f32, z: f32) -> f32 {
         MODEL_PCM => pcm_prog_sigma(target, p.g_max),
         MODEL_GENERIC if p.generic_proportional == 1 => p.generic_sigma * target,
         MODEL_GENERIC => p.generic_sigma * p.g_max,
+        MODEL_RERAM_WAN2022 => wan2022_sigma(target, p.g_max, 0),
         _ => return target,
     };
     (target + p.prog_noise_scale * sigma * z).max(0.0)
 }
 
 /// Conductance at inference time: PCM drift with exponent |mu + sigma z_nu| and accumulated
-/// read noise `z_read`; unchanged for other models or at t = 0.
+/// read noise `z_read`; the Wan et al. 2022 ReRAM spread at that time around the target
+/// (`z_nu` its draw); unchanged for other models or at t = 0.
 #[inline]
 pub fn drift_device(p: &DeviceParams, target: f32, g_prog: f32, z_nu: f32, z_read: f32) -> f32 {
-    if p.model != MODEL_PCM || p.drifts == 0 {
+    if p.drifts == 0 {
+        return g_prog;
+    }
+    if p.model == MODEL_RERAM_WAN2022 {
+        // The measured spread at that time around the target, drawn afresh.
+        let sigma = wan2022_sigma(target, p.g_max, p.reram_time as usize);
+        return (target + p.prog_noise_scale * sigma * z_nu).max(0.0);
+    }
+    if p.model != MODEL_PCM {
         return g_prog;
     }
     let (mu, sigma) = pcm_drift_mu_sigma(target, p.g_max);
