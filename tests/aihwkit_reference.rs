@@ -66,3 +66,55 @@ on_both_backends!(four_tile_split_with_digital_partial_sums, |b| {
     let tiles = ["tile.rows=32", "tile.cols=32"];
     assert!(run(b, "case3_tile_split.json", "Y", "quant-only", &tiles) <= 1e-5);
 });
+
+/// The presets named after aihwkit configurations reproduce aihwkit's layer outputs for the
+/// same weights and inputs (`tests/data/aihwkit-presets`, made by
+/// `scripts/aihwkit-presets.py`) with their random parts off: weight scaling per column
+/// (StandardHWATrainingPreset) or per layer (AnalogNAS-Bench) with the scale digital, 8-bit
+/// converters, the output bound without bound management. aihwkit's learned input ranges are
+/// off there, which is imcnas's "none" input scaling with a DAC bound of 1.
+#[test]
+fn aihwkit_named_presets_reproduce_aihwkit_s_layers() {
+    for preset in ["aihwkit-hwa-standard", "analognas-bench"] {
+        let path = format!(
+            "{}/tests/data/aihwkit-presets/{preset}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let (n_out, n_in, w) = common::matrix(&case, "W");
+        let (batch, _, x) = common::matrix(&case, "X");
+        let expected = common::matrix(&case, "Y").2;
+        let over: Vec<String> = [
+            "device.model=\"ideal\"",
+            "adc.out_noise=0",
+            "device.w_noise=0",
+            "dac.noise_management=\"none\"",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let hw = config::load(preset, &over).unwrap();
+        let chip = Chip {
+            seed: Seed(1),
+            instance: 0,
+        };
+        let check = |y: Vec<f32>, name: &str| {
+            let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let worst = y
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs() / scale)
+                .fold(0f32, f32::max);
+            eprintln!("{preset} on {name}: worst deviation {worst:e} of max|y|");
+            assert!(worst <= 1e-5, "{preset} on {name}: {worst}");
+        };
+        let cpu = imcnas::backend::cpu::CpuBackend;
+        let layer = program_layer(&cpu, &hw, &w, (n_out, n_in), None, 0, chip).unwrap();
+        check(layer.forward(&cpu, &x, batch, 0).unwrap(), "cpu");
+        if let Some(gpu) = common::gpu() {
+            let layer = program_layer(gpu, &hw, &w, (n_out, n_in), None, 0, chip).unwrap();
+            check(layer.forward(gpu, &x, batch, 0).unwrap(), "gpu");
+        }
+    }
+}

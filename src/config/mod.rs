@@ -48,6 +48,14 @@ pub const PRESETS: &[(&str, &str)] = &[
         "crosssim-bitsliced",
         include_str!("../../models/crosssim-bitsliced.toml"),
     ),
+    (
+        "aihwkit-hwa-standard",
+        include_str!("../../models/aihwkit-hwa-standard.toml"),
+    ),
+    (
+        "analognas-bench",
+        include_str!("../../models/analognas-bench.toml"),
+    ),
 ];
 
 /// Reads a hardware configuration from a file path or a preset name ([`hardware_source`])
