@@ -9,11 +9,15 @@ from data) so that the deterministic chain is compared exactly: weight scaling p
 per layer with its digital factor, the DAC, the ADC and its bound.
 
     /tmp/aihwkit/venv/bin/python scripts/aihwkit-presets.py tests/data/aihwkit-presets
+
+A third case keeps StandardHWATrainingPreset's IR drop (ir_drop 1.0) on a tile of 500 rows
+(ir-drop-{W,X,Y}.npy).
 """
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from aihwkit.nn import AnalogLinear
 from aihwkit.simulator.configs import InferenceRPUConfig
@@ -36,10 +40,10 @@ def sequence(n, state):
     return out
 
 
-def quiet(rpu):
+def quiet(rpu, ir_drop=0.0):
     rpu.forward.out_noise = 0.0
     rpu.forward.w_noise = 0.0
-    rpu.forward.ir_drop = 0.0
+    rpu.forward.ir_drop = ir_drop
     rpu.pre_post.input_range.enable = False
     rpu.drift_compensation = None
     return rpu
@@ -77,6 +81,20 @@ def main():
             "source": f"aihwkit 1.2.0, {name}, noise off, IR drop 0, input ranges disabled",
             "W": w.tolist(), "X": x.tolist(), "Y": y.tolist()}))
         print(name, float(y.abs().max()))
+    # IR drop at the preset's own scale on a tile of 500 rows, where it is a few percent.
+    w = torch.tensor(sequence(N_OUT * 500, 5), dtype=torch.float32).reshape(N_OUT, 500) * 0.4
+    x = torch.tensor(sequence(BATCH * 500, 6), dtype=torch.float32).reshape(BATCH, 500)
+    x = x.abs() * 0.9
+    layer = AnalogLinear(500, N_OUT, bias=False,
+                         rpu_config=quiet(StandardHWATrainingPreset(), ir_drop=1.0))
+    layer.set_weights(w)
+    layer.eval()
+    with torch.no_grad():
+        y = layer(x)
+    # As float32 .npy (W, X, Y of the IR-drop case): exact and compact.
+    for key, value in [("W", w), ("X", x), ("Y", y)]:
+        np.save(out_dir / f"ir-drop-{key}.npy", value.numpy().astype(np.float32))
+    print("ir drop", float(y.abs().max()))
 
 
 if __name__ == "__main__":

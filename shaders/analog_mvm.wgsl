@@ -136,12 +136,18 @@ fn analog_mvm(
                 // Analog products of this invocation's columns.
                 var acc: array<f32, SLOTS>;
                 var acc_abs: array<f32, SLOTS>;
+                // IR drop: total currents, and products with place-weighted inputs.
+                var acc_cur: array<f32, SLOTS>;
+                var acc_ir: array<f32, SLOTS>;
                 for (var s = 0u; s < SLOTS; s++) {
                     acc[s] = 0.0;
                     acc_abs[s] = 0.0;
+                    acc_cur[s] = 0.0;
+                    acc_ir[s] = 0.0;
                 }
                 for (var j = 0u; j < kn; j++) {
                     let w_row = w0 + (k0 + j) * p.chunk_cols + c0 - p.col_offset;
+                    let place = ir_drop_row(j, kn);
                     for (var r = 0u; r < ROWS; r++) {
                         let xv = xq[r * MAX_K + j];
                         for (var c = 0u; c < COLS; c++) {
@@ -151,6 +157,10 @@ fn analog_mvm(
                                 acc[r * COLS + c] = acc[r * COLS + c] + wv * xv;
                                 if (p.periphery.w_noise > 0.0) {
                                     acc_abs[r * COLS + c] = acc_abs[r * COLS + c] + abs(wv) * (xv * xv);
+                                }
+                                if (p.periphery.ir_drop > 0.0) {
+                                    acc_cur[r * COLS + c] = acc_cur[r * COLS + c] + abs(wv) * abs(xv);
+                                    acc_ir[r * COLS + c] = acc_ir[r * COLS + c] + wv * (xv * place);
                                 }
                             }
                         }
@@ -167,6 +177,9 @@ fn analog_mvm(
                             if (col < cols) {
                                 let gc = c0 + col;
                                 var v = acc[r * COLS + c];
+                                if (p.periphery.ir_drop > 0.0) {
+                                    v = v - p.periphery.ir_drop * ir_drop_factor(p.periphery, kn, acc_cur[r * COLS + c]) * acc_ir[r * COLS + c];
+                                }
                                 if (p.periphery.out_noise > 0.0) {
                                     let n = normals4(vec4<u32>(gc >> 2u, row_global, stream, noise_word(PURPOSE_OUT_NOISE, g, bm_round)), key);
                                     v = v + p.periphery.out_noise * n[gc & 3u];

@@ -15,6 +15,23 @@ struct Periphery {
     adc_bound: f32,
     out_noise: f32,
     w_noise: f32,
+    ir_drop: f32,
+    ir_drop_inv_ratio: f32,
+    pad0: u32,
+    pad1: u32,
+}
+
+// IR drop (aihwkit's model): the correction factor of an output whose total current is
+// `current` on a tile of `rows` rows, and the weight of row j. Twins: ir_drop_factor,
+// ir_drop_row in src/backend/params.rs.
+fn ir_drop_factor(p: Periphery, rows: u32, current: f32) -> f32 {
+    let a = f32(rows) * p.ir_drop_inv_ratio * current;
+    return a * (a * (0.05 * a - 0.2) + 0.5);
+}
+
+fn ir_drop_row(j: u32, rows: u32) -> f32 {
+    let q = 1.0 - f32(j) / f32(rows);
+    return 1.0 - q * q;
 }
 
 const PHILOX_M0: u32 = 0xD2511F53u;

@@ -37,6 +37,10 @@ fn readout_column(o: u32, j: u32) -> f32 {
     let key = vec2<u32>(p.key_lo, p.key_hi);
     let c0 = split_start(p.n_out, p.out_groups, o);
     let cols = split_size(p.n_out, p.out_groups, o);
+    // Column j's place in its tile, for the IR drop.
+    let g = group_of(j, p.n_in, p.in_groups);
+    let kn = split_size(p.n_in, p.in_groups, g);
+    let place = ir_drop_row(j - split_start(p.n_in, p.in_groups, g), kn);
     var rfac = 1.0;
     var sum = 0.0;
     for (var bm_round = 0u; bm_round < p.periphery.max_rounds; bm_round++) {
@@ -46,6 +50,9 @@ fn readout_column(o: u32, j: u32) -> f32 {
         for (var i = c0; i < c0 + cols; i++) {
             let wij = w[(i - p.row_offset) * p.w_row_stride + j * p.w_col_stride];
             var y = wij * xq;
+            if (p.periphery.ir_drop > 0.0) {
+                y = y - p.periphery.ir_drop * ir_drop_factor(p.periphery, kn, abs(wij) * abs(xq)) * (wij * (xq * place));
+            }
             if (p.periphery.out_noise > 0.0) {
                 y = y + p.periphery.out_noise * normals4(vec4<u32>(i >> 2u, j, p.stream, p.purpose | (bm_round << 24u)), key)[i & 3u];
             }

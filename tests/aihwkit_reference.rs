@@ -90,6 +90,7 @@ fn aihwkit_named_presets_reproduce_aihwkit_s_layers() {
             "adc.out_noise=0",
             "device.w_noise=0",
             "dac.noise_management=\"none\"",
+            "tile.ir_drop=0",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -116,5 +117,68 @@ fn aihwkit_named_presets_reproduce_aihwkit_s_layers() {
             let layer = program_layer(gpu, &hw, &w, (n_out, n_in), None, 0, chip).unwrap();
             check(layer.forward(gpu, &x, batch, 0).unwrap(), "gpu");
         }
+    }
+}
+
+/// aihwkit's IR drop at StandardHWATrainingPreset's scale (ir_drop 1.0) on a tile of 500
+/// rows of column-scaled weights, where it moves outputs by a few percent: the preset's layer
+/// with its random parts off reproduces aihwkit's outputs on both backends.
+#[test]
+fn ir_drop_reproduces_aihwkit_s_layer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/aihwkit-presets");
+    let read = |name: &str| imcnas::io::read_npy(&dir.join(name)).unwrap();
+    let (w, x, expected) = (
+        read("ir-drop-W.npy"),
+        read("ir-drop-X.npy"),
+        read("ir-drop-Y.npy"),
+    );
+    let (n_out, n_in, batch) = (w.shape[0], w.shape[1], x.shape[0]);
+    let over: Vec<String> = [
+        "device.model=\"ideal\"",
+        "adc.out_noise=0",
+        "device.w_noise=0",
+        "dac.noise_management=\"none\"",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let chip = Chip {
+        seed: Seed(1),
+        instance: 0,
+    };
+    let scale = expected.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = |hw: &config::HwConfig, backend: &dyn Fn(&config::HwConfig) -> Vec<f32>| {
+        backend(hw)
+            .iter()
+            .zip(&expected.data)
+            .map(|(a, b)| (a - b).abs() / scale)
+            .fold(0f32, f32::max)
+    };
+    let cpu = |hw: &config::HwConfig| {
+        let b = imcnas::backend::cpu::CpuBackend;
+        let layer = program_layer(&b, hw, &w.data, (n_out, n_in), None, 0, chip).unwrap();
+        layer.forward(&b, &x.data, batch, 0).unwrap()
+    };
+    let hw = config::load("aihwkit-hwa-standard", &over).unwrap();
+    let with = worst(&hw, &cpu);
+    let mut without_over = over.clone();
+    without_over.push("tile.ir_drop=0".into());
+    let without = worst(
+        &config::load("aihwkit-hwa-standard", &without_over).unwrap(),
+        &cpu,
+    );
+    eprintln!("IR drop: worst deviation {with:e} of max|y| with it, {without:e} without");
+    assert!(with <= 1e-5, "with IR drop: {with}");
+    assert!(
+        without > 0.01,
+        "IR drop moves these outputs by a few percent: {without}"
+    );
+    if let Some(gpu) = common::gpu() {
+        let on_gpu = worst(&hw, &|hw| {
+            let layer = program_layer(gpu, hw, &w.data, (n_out, n_in), None, 0, chip).unwrap();
+            layer.forward(gpu, &x.data, batch, 0).unwrap()
+        });
+        eprintln!("IR drop on the GPU: worst deviation {on_gpu:e}");
+        assert!(on_gpu <= 1e-5, "GPU: {on_gpu}");
     }
 }

@@ -196,6 +196,17 @@ fn random_layers_of_several_shapes_and_presets() {
             preset: "rram",
             overrides: &["tile.rows=128"],
         },
+        Case {
+            n_out: 70,
+            n_in: 450,
+            batch: 10,
+            preset: "aihwkit-hwa-standard",
+            overrides: &[
+                "dac.noise_management=\"abs_max\"",
+                "device.t_inference_s=86400",
+                "tile.ir_drop=5",
+            ],
+        },
     ];
     for case in &cases {
         compare(gpu, case);

@@ -236,6 +236,14 @@ pub struct Periphery {
     pub out_noise: f32,
     /// Weight read-noise coefficient.
     pub w_noise: f32,
+    /// IR-drop scale (0 = none).
+    pub ir_drop: f32,
+    /// 1 / the IR-drop model's wire-to-g_max conductance ratio.
+    pub ir_drop_inv_ratio: f32,
+    /// Padding to 16 bytes.
+    pub pad0: u32,
+    /// See `pad0`.
+    pub pad1: u32,
 }
 }
 
@@ -255,8 +263,29 @@ impl Periphery {
             adc_bound: hw.adc.bound,
             out_noise: hw.out_noise,
             w_noise: hw.w_noise,
+            ir_drop: hw.file.tile.ir_drop,
+            ir_drop_inv_ratio: 1.0 / hw.file.tile.ir_drop_g_ratio,
+            pad0: 0,
+            pad1: 0,
         }
     }
+}
+
+/// The IR-drop correction factor c = a (a (0.05 a - 0.2) + 0.5) of an output whose total
+/// current is `current` (sum of |w x|) on a tile of `rows` rows. Twin of `ir_drop_factor` in
+/// `shaders/common.wgsl`.
+#[inline(always)]
+pub fn ir_drop_factor(p: &Periphery, rows: u32, current: f32) -> f32 {
+    let a = rows as f32 * p.ir_drop_inv_ratio * current;
+    a * (a * (0.05 * a - 0.2) + 0.5)
+}
+
+/// The IR-drop weight of row `j` of `rows`: 1 - (1 - j / rows)^2. Twin of `ir_drop_row` in
+/// `shaders/common.wgsl`.
+#[inline(always)]
+pub fn ir_drop_row(j: u32, rows: u32) -> f32 {
+    let p = 1.0 - j as f32 / rows as f32;
+    1.0 - p * p
 }
 
 twin! {

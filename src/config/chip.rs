@@ -274,6 +274,15 @@ impl HwConfig {
             ("dac.inputs", !reads.two_phase, "\"signed\""),
             ("device.g_min_us", d.g_min_us == 0.0, "0"),
         ];
+        check.non_negative("tile.ir_drop", f64::from(file.tile.ir_drop))?;
+        check.positive("tile.ir_drop_g_ratio", f64::from(file.tile.ir_drop_g_ratio))?;
+        if file.tile.ir_drop > 0.0 && file.adc.range != AdcRange::Aihwkit {
+            return Err(check.fail(
+                "tile.ir_drop",
+                file.tile.ir_drop,
+                "0 on the sliced chip: IR drop is modelled on aihwkit's chip (adc.range \"aihwkit\")",
+            ));
+        }
         let read_model = match file.adc.range {
             AdcRange::Aihwkit => {
                 if let Some((key, _, expected)) = aihwkit_chip.iter().find(|(_, ok, _)| !ok) {

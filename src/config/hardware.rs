@@ -38,6 +38,14 @@ pub struct TileSection {
     /// of at most this many (a balanced split), each group's partial sum converted on its own
     /// and the conversions added digitally. Default 0.
     pub rows_parallel: u32,
+    /// IR drop along the rows' wires (scale, >= 0; 0 = none), aihwkit's model (its
+    /// `forward.ir_drop`, aihwkit's chip only): output i of a tile of n rows loses
+    /// ir_drop c_i sum_j w_ij x_j (1 - (1 - j/n)^2), c_i = a(a(0.05a - 0.2) + 0.5) for
+    /// a = n sum_j |w_ij x_j| / ir_drop_g_ratio. Default 0.
+    pub ir_drop: f32,
+    /// Wire conductance over g_max of the IR-drop model (aihwkit's `ir_drop_g_ratio`).
+    /// Default 571428.57.
+    pub ir_drop_g_ratio: f32,
 }
 
 impl Default for TileSection {
@@ -46,6 +54,8 @@ impl Default for TileSection {
             rows: 512,
             cols: 512,
             rows_parallel: 0,
+            ir_drop: 0.0,
+            ir_drop_g_ratio: 571_428.57,
         }
     }
 }

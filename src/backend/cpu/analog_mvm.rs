@@ -8,7 +8,9 @@
 //! and fuses noise, ADC and the bound check into one pass over its result.
 
 use super::gemm::matmul;
-use crate::backend::params::{MvmParams, noise_word, quantize, round_to_step};
+use crate::backend::params::{
+    MvmParams, ir_drop_factor, ir_drop_row, noise_word, quantize, round_to_step,
+};
 use crate::physics::mapping::{split_size, split_start};
 use crate::physics::rng::{Purpose, fill_normals_rows};
 use rayon::prelude::*;
@@ -44,6 +46,9 @@ struct Scratch {
     acc: Vec<f32>,
     /// Products with |W|, for the weight read noise.
     acc_abs: Vec<f32>,
+    /// IR drop: |inputs|, and inputs weighted by their row's place; the products of each.
+    x_ir: Vec<f32>,
+    acc_ir: Vec<f32>,
     /// Output noise of the active rows, (active, cols).
     noise: Vec<f32>,
     /// Weight read noise of the active rows, (active, cols).
@@ -61,7 +66,7 @@ struct Scratch {
 
 /// Runs `p.batch` input vectors `x` (batch, n_in) through the layer and writes `y`
 /// (batch, n_out). `w` is the layer's effective weights (n_out, n_in), `w_abs` their
-/// magnitudes (needed when `p.periphery.w_noise > 0`), `gain` the digital factor of every
+/// magnitudes (needed when `p.periphery.w_noise > 0` or `p.periphery.ir_drop > 0`), `gain` the digital factor of every
 /// (input group, output), `gain[g * n_out + i]`.
 pub fn analog_mvm(
     p: &MvmParams,
@@ -131,7 +136,9 @@ fn tile_pass_impl(
     let c0 = split_start(p.n_out, p.out_groups, o) as usize;
     let cols = split_size(p.n_out, p.out_groups, o) as usize;
     let key = [p.key_lo, p.key_hi];
-    // The weight read noise needs |W|, which the backend supplies exactly when it is on.
+    // The weight read noise and IR drop need |W|, which the backend supplies exactly when
+    // either is on.
+    let ir_abs = w_abs.filter(|_| p.periphery.ir_drop > 0.0);
     let w_abs = w_abs.filter(|_| p.periphery.w_noise > 0.0);
 
     // Noise management: one scale per input vector and tile.
@@ -182,6 +189,9 @@ fn tile_pass_impl(
             (&s.xq, kn),
             (&w[c0 * n_in + k0..], n_in),
         );
+        if let Some(w_abs_ir) = ir_abs {
+            ir_drop(layer, (k0, kn, c0, cols), n_act, w_abs_ir, s);
+        }
         if let Some(w_abs) = w_abs {
             s.xq2.clear();
             s.xq2.extend(s.xq.iter().map(|v| v * v));
@@ -248,6 +258,54 @@ fn tile_pass_impl(
             }
         }
         std::mem::swap(&mut s.active, &mut s.repeat);
+    }
+}
+
+/// aihwkit's IR drop on the products `s.acc` of `n_act` rows of the tile of inputs `k0..k0 +
+/// kn` and outputs `c0..c0 + cols`: each output loses ir_drop c(total current) times the
+/// product with inputs weighted by their row's place.
+#[inline(always)]
+fn ir_drop(
+    layer: &LayerView<'_>,
+    (k0, kn, c0, cols): (usize, usize, usize, usize),
+    n_act: usize,
+    w_abs: &[f32],
+    s: &mut Scratch,
+) {
+    let LayerView { p, w, .. } = *layer;
+    let n_in = p.n_in as usize;
+    // The total currents: |xq| . |W|^T.
+    s.x_ir.clear();
+    s.x_ir.extend(s.xq.iter().map(|v| v.abs()));
+    s.acc_ir.resize(n_act * cols, 0.0);
+    matmul(
+        &mut s.acc_ir,
+        (n_act, cols, kn),
+        (&s.x_ir, kn),
+        (&w_abs[c0 * n_in + k0..], n_in),
+    );
+    let factors: Vec<f32> = s
+        .acc_ir
+        .iter()
+        .map(|&current| ir_drop_factor(&p.periphery, kn as u32, current))
+        .collect();
+    // The place-weighted products: (xq_j (1 - (1 - j/kn)^2)) . W^T.
+    s.x_ir.clear();
+    for row in s.xq.chunks(kn) {
+        s.x_ir.extend(
+            row.iter()
+                .enumerate()
+                .map(|(j, v)| v * ir_drop_row(j as u32, kn as u32)),
+        );
+    }
+    matmul(
+        &mut s.acc_ir,
+        (n_act, cols, kn),
+        (&s.x_ir, kn),
+        (&w[c0 * n_in + k0..], n_in),
+    );
+    for ((v, &f), &d) in s.acc.iter_mut().zip(&factors).zip(&s.acc_ir) {
+        *v -= p.periphery.ir_drop * f * d;
     }
 }
 

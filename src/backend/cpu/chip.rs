@@ -108,7 +108,8 @@ impl CpuBackend {
         params: &MvmParams,
     ) -> Result<Vec<f32>> {
         let mut y = vec![0.0; params.batch as usize * layer.grid.n_out];
-        let w_abs = (params.periphery.w_noise > 0.0).then(|| layer.w_abs());
+        let w_abs = (params.periphery.w_noise > 0.0 || params.periphery.ir_drop > 0.0)
+            .then(|| layer.w_abs());
         analog_mvm(params, x, &layer.w_now, w_abs, &layer.gains, &mut y);
         Ok(y)
     }

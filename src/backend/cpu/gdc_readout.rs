@@ -6,8 +6,8 @@
 //! CPU twin of `shaders/gdc_readout.wgsl` (same name, same `ReadoutParams`, one
 //! `(output group, input column)` item per GPU invocation).
 
-use crate::backend::params::{ReadoutParams, quantize, round_to_step};
-use crate::physics::mapping::{split_size, split_start};
+use crate::backend::params::{ReadoutParams, ir_drop_factor, ir_drop_row, quantize, round_to_step};
+use crate::physics::mapping::{group_of, split_size, split_start};
 use crate::physics::rng::normals4;
 use rayon::prelude::*;
 
@@ -34,6 +34,10 @@ fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
     let key = [p.key_lo, p.key_hi];
     let c0 = split_start(p.n_out, p.out_groups, o);
     let cols = split_size(p.n_out, p.out_groups, o);
+    // Column j's place in its tile, for the IR drop.
+    let g = group_of(j, p.n_in, p.in_groups);
+    let kn = split_size(p.n_in, p.in_groups, g);
+    let place = ir_drop_row(j - split_start(p.n_in, p.in_groups, g), kn);
     let mut rfac = 1f32;
     let mut sum = 0f32;
     for bm_round in 0..p.periphery.max_rounds {
@@ -44,6 +48,11 @@ fn readout_column(p: &ReadoutParams, w: &[f32], o: u32, j: u32) -> f32 {
         for i in c0..c0 + cols {
             let wij = w[((i - p.row_offset) * p.w_row_stride + j * p.w_col_stride) as usize];
             let mut y = wij * xq;
+            if p.periphery.ir_drop > 0.0 {
+                y -= p.periphery.ir_drop
+                    * ir_drop_factor(&p.periphery, kn, wij.abs() * xq.abs())
+                    * (wij * (xq * place));
+            }
             if p.periphery.out_noise > 0.0 {
                 y += p.periphery.out_noise
                     * normals4([i >> 2, j, p.stream, p.purpose | (bm_round << 24)], key)
