@@ -550,7 +550,7 @@ fn resnet_trained_on_embedded_digits_reaches_95_percent() {
 fn folded_batch_norms_keep_scaled_channels_out_of_the_noise() {
     let (net, data) = every_layer_network();
     let node = |name: &str| net.graph.nodes.iter().position(|n| n.name == name).unwrap();
-    let folds = imcnas::runtime::chips::foldable_batch_norms(&net);
+    let folds = imcnas::runtime::exec::foldable_batch_norms(&net);
     assert_eq!(folds[node("c1")], Some(node("b1")));
     assert_eq!(folds[node("c2")], Some(node("b2")));
     assert_eq!(folds[node("c3")], None, "c3 feeds a ReLU");

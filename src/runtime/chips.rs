@@ -5,7 +5,7 @@
 //! both; the network's float reference is a set of its own on the CPU ([`ChipSet::float`]).
 
 use super::engine::{Chip, LayerOptions, program_layer_with};
-use super::exec::Executor;
+use super::exec::{Executor, foldable_batch_norms};
 use crate::backend::Backend;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::params::OpParams;
@@ -31,29 +31,6 @@ pub struct MatrixLayer {
     pub kept: Option<Vec<u32>>,
     /// The weight bits compression rounded the layer to, if any.
     pub weight_bits: Option<u32>,
-}
-
-/// Per node of `net`: the batch norm that reads only the output of this matrix node, when
-/// the matrix node feeds nothing else (so that folding the norm into its weights changes no
-/// other reader).
-pub fn foldable_batch_norms(net: &Network) -> Vec<Option<usize>> {
-    let nodes = &net.graph.nodes;
-    let mut readers = vec![Vec::new(); nodes.len()];
-    for (j, node) in nodes.iter().enumerate() {
-        for i in node.inputs.iter().flatten() {
-            readers[*i].push(j);
-        }
-    }
-    nodes
-        .iter()
-        .enumerate()
-        .map(|(i, node)| match readers[i].as_slice() {
-            [j] if node.op.matrix().is_some() && matches!(nodes[*j].op, Op::BatchNorm { .. }) => {
-                Some(*j)
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// The matrix layers (convolutions and linear layers) of `net`, in execution order; with

@@ -69,14 +69,11 @@ impl<'n> Executor<'n> {
         }
     }
 
-    /// `net` with the batch norms that [`super::chips::foldable_batch_norms`] folds into
+    /// `net` with the batch norms that [`foldable_batch_norms`] folds into
     /// their matrix layers passed through unchanged.
     pub fn without_folded_norms(net: &'n Network) -> Self {
         let mut exec = Executor::new(net);
-        for j in super::chips::foldable_batch_norms(net)
-            .into_iter()
-            .flatten()
-        {
+        for j in foldable_batch_norms(net).into_iter().flatten() {
             exec.folded[j] = None;
         }
         exec
@@ -262,6 +259,29 @@ impl<'n> Executor<'n> {
         }
         last
     }
+}
+
+/// Per node of `net`: the batch norm that reads only the output of this matrix node, when
+/// the matrix node feeds nothing else (so that folding the norm into its weights changes no
+/// other reader).
+pub fn foldable_batch_norms(net: &Network) -> Vec<Option<usize>> {
+    let nodes = &net.graph.nodes;
+    let mut readers = vec![Vec::new(); nodes.len()];
+    for (j, node) in nodes.iter().enumerate() {
+        for i in node.inputs.iter().flatten() {
+            readers[*i].push(j);
+        }
+    }
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| match readers[i].as_slice() {
+            [j] if node.op.matrix().is_some() && matches!(nodes[*j].op, Op::BatchNorm { .. }) => {
+                Some(*j)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Noise counters index the output vectors of the whole data set: the first of a batch
