@@ -28,20 +28,23 @@ fn layer(
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let hw = config::load(preset, &overrides).unwrap();
     let w = common::uniform(n_out * n_in, -0.5, 0.5, seed);
-    let layer = program_layer(
-        &CpuBackend,
-        &hw,
-        &w,
-        (n_out, n_in),
-        None,
-        0,
-        Chip {
-            seed: Seed(seed),
-            instance: 0,
-        },
-    )
-    .unwrap();
+    let layer = program(&hw, &w, (n_out, n_in), seed, 0);
     (w, layer)
+}
+
+/// Chip `instance` of seed `seed` of a layer of weights `w` on the CPU.
+fn program(
+    hw: &config::HwConfig,
+    w: &[f32],
+    shape: (usize, usize),
+    seed: u64,
+    instance: u32,
+) -> AnalogLayer<CpuLayer> {
+    let chip = Chip {
+        seed: Seed(seed),
+        instance,
+    };
+    program_layer(&CpuBackend, hw, w, shape, None, 0, chip).unwrap()
 }
 
 /// Target conductance of every device, positive devices first, as the mapping defines it.
@@ -280,19 +283,7 @@ fn an_all_zero_tile_programs_no_error() {
     for t in ["0", "86400"] {
         let over = vec![format!("device.t_inference_s={t}")];
         let hw = config::load("aihwkit-default", &over).unwrap();
-        let layer = program_layer(
-            &CpuBackend,
-            &hw,
-            &w,
-            (n_out, n_in),
-            None,
-            0,
-            Chip {
-                seed: Seed(3),
-                instance: 0,
-            },
-        )
-        .unwrap();
+        let layer = program(&hw, &w, (n_out, n_in), 3, 0);
         assert_eq!(layer.grid().tiles(), 2, "the layer spans two tiles");
         let now = layer.inner().weights();
         let mut zero_worst = 0f32;
@@ -372,19 +363,7 @@ fn reram_wan2022_matches_aihwkit_s_layer_statistics() {
         let hw = config::load("aihwkit-default", &over).unwrap();
         (0..40)
             .map(|instance| {
-                let layer = program_layer(
-                    &CpuBackend,
-                    &hw,
-                    &w,
-                    (n_out, n_in),
-                    None,
-                    0,
-                    Chip {
-                        seed: Seed(77),
-                        instance,
-                    },
-                )
-                .unwrap();
+                let layer = program(&hw, &w, (n_out, n_in), 77, instance);
                 layer.inner().weights().to_vec()
             })
             .collect()

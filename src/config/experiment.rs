@@ -674,30 +674,13 @@ impl ExperimentFile {
     }
 }
 
-/// The input-scaling options of a search: the listed ones, or the devices' own.
-pub fn input_scalings(h: &HardwareSection) -> Vec<Option<NoiseManagement>> {
-    if h.input_scalings.is_empty() {
+/// The options of a mapping gene of a search (weight scalings, batch norms, input
+/// scalings): the listed ones, or, when none is listed, each device's own (`None`).
+pub fn mapping_options<T: Copy>(listed: &[T]) -> Vec<Option<T>> {
+    if listed.is_empty() {
         vec![None]
     } else {
-        h.input_scalings.iter().copied().map(Some).collect()
-    }
-}
-
-/// The batch-norm options of a search: the listed ones, or the devices' own.
-pub fn batch_norms(h: &HardwareSection) -> Vec<Option<BatchNormMapping>> {
-    if h.batch_norms.is_empty() {
-        vec![None]
-    } else {
-        h.batch_norms.iter().copied().map(Some).collect()
-    }
-}
-
-/// The weight-scaling options of a search: the listed ones, or the devices' own.
-pub fn scalings(h: &HardwareSection) -> Vec<Option<WeightScaling>> {
-    if h.weight_scalings.is_empty() {
-        vec![None]
-    } else {
-        h.weight_scalings.iter().copied().map(Some).collect()
+        listed.iter().copied().map(Some).collect()
     }
 }
 
@@ -718,7 +701,7 @@ fn extreme_genes(h: &HardwareSection) -> Vec<HardwareGenes> {
                         for adc_bits in extremes(&h.adc_bits) {
                             for &adc_range in &h.adc_ranges {
                                 for cols_per_adc in extremes(&h.cols_per_adc) {
-                                    for weight_scaling in scalings(h) {
+                                    for weight_scaling in mapping_options(&h.weight_scalings) {
                                         all.push(HardwareGenes {
                                             tile,
                                             dac_bits,

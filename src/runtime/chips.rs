@@ -37,12 +37,12 @@ pub struct MatrixLayer {
 /// `fold`, each foldable batch norm ([`foldable_batch_norms`]) multiplied into its layer's
 /// weight rows and digital bias (W' = s W, b' = s b + t for the norm's scale s and shift t).
 pub fn matrix_layers(net: &Network, fold: bool) -> Vec<MatrixLayer> {
-    let norms = if fold {
-        foldable_batch_norms(net)
+    // The norms' scales and shifts, only when folding them.
+    let (norms, exec) = if fold {
+        (foldable_batch_norms(net), Some(Executor::new(net)))
     } else {
-        vec![None; net.graph.nodes.len()]
+        (vec![None; net.graph.nodes.len()], None)
     };
-    let exec = Executor::new(net);
     net.graph
         .matrix_nodes()
         .filter_map(|i| {
@@ -63,7 +63,10 @@ pub fn matrix_layers(net: &Network, fold: bool) -> Vec<MatrixLayer> {
                     .flat_map(|row| kept.iter().map(|&r| row[r as usize]))
                     .collect(),
             };
-            let (weights, bias) = match norms[i].and_then(|j| exec.batch_norm(j)) {
+            let norm = norms[i]
+                .zip(exec.as_ref())
+                .and_then(|(j, e)| e.batch_norm(j));
+            let (weights, bias) = match norm {
                 None => (weights, bias),
                 Some((scale, shift)) => {
                     let width = weights.len() / n_out.max(1);

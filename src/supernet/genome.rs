@@ -3,7 +3,7 @@
 //! hardware genes (device, tile size, DAC bits, ADC bits, columns per ADC), all choice genes
 //! over the experiment's option lists, decoded into a [`Candidate`].
 
-use crate::config::experiment::{batch_norms, input_scalings, scalings};
+use crate::config::experiment::mapping_options;
 use crate::config::{
     AdcRange, BatchNormMapping, ExperimentFile, HardwareGenes, NoiseManagement, WeightScaling,
 };
@@ -286,15 +286,15 @@ impl JointSpace {
             adc_range: h.adc_ranges[pick(h.adc_ranges.len())],
             cols_per_adc: h.cols_per_adc[pick(h.cols_per_adc.len())],
             weight_scaling: {
-                let options = scalings(h);
+                let options = mapping_options(&h.weight_scalings);
                 options[pick(options.len())]
             },
             batch_norm: {
-                let options = batch_norms(h);
+                let options = mapping_options(&h.batch_norms);
                 options[pick(options.len())]
             },
             input_scaling: {
-                let options = input_scalings(h);
+                let options = mapping_options(&h.input_scalings);
                 options[pick(options.len())]
             },
         };

@@ -49,6 +49,8 @@ struct Scratch {
     /// IR drop: |inputs|, and inputs weighted by their row's place; the products of each.
     x_ir: Vec<f32>,
     acc_ir: Vec<f32>,
+    /// IR drop: the correction factor of each output of the active rows.
+    ir_factor: Vec<f32>,
     /// Output noise of the active rows, (active, cols).
     noise: Vec<f32>,
     /// Weight read noise of the active rows, (active, cols).
@@ -284,11 +286,12 @@ fn ir_drop(
         (&s.x_ir, kn),
         (&w_abs[c0 * n_in + k0..], n_in),
     );
-    let factors: Vec<f32> = s
-        .acc_ir
-        .iter()
-        .map(|&current| ir_drop_factor(&p.periphery, kn as u32, current))
-        .collect();
+    s.ir_factor.clear();
+    s.ir_factor.extend(
+        s.acc_ir
+            .iter()
+            .map(|&current| ir_drop_factor(&p.periphery, kn as u32, current)),
+    );
     // The place-weighted products: (xq_j (1 - (1 - j/kn)^2)) . W^T.
     s.x_ir.clear();
     for row in s.xq.chunks(kn) {
@@ -304,7 +307,7 @@ fn ir_drop(
         (&s.x_ir, kn),
         (&w[c0 * n_in + k0..], n_in),
     );
-    for ((v, &f), &d) in s.acc.iter_mut().zip(&factors).zip(&s.acc_ir) {
+    for ((v, &f), &d) in s.acc.iter_mut().zip(&s.ir_factor).zip(&s.acc_ir) {
         *v -= p.periphery.ir_drop * f * d;
     }
 }
