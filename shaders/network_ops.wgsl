@@ -123,7 +123,9 @@ fn add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) g
     dst[i] = dst[i] + src[i];
 }
 
-// Max or average over square windows without padding, visited row by row.
+// Max or average over square windows, visited row by row. Average windows may be padded
+// (q.pad): a window then averages the pixels it holds inside the image (max windows are
+// never padded).
 @compute @workgroup_size(OPS_WG)
 fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = item(gid, groups);
@@ -140,11 +142,19 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (q.max_pool == 1u) {
         acc = src[((n * q.height + oy * q.stride) * q.width + ox * q.stride) * c + ch];
     }
+    var count = 0u;
     for (var ky = 0u; ky < q.kernel; ky++) {
+        let y = oy * q.stride + ky;
+        if (y < q.pad || y - q.pad >= q.height) {
+            continue;
+        }
         for (var kx = 0u; kx < q.kernel; kx++) {
-            let y = oy * q.stride + ky;
             let x = ox * q.stride + kx;
-            let v = src[((n * q.height + y) * q.width + x) * c + ch];
+            if (x < q.pad || x - q.pad >= q.width) {
+                continue;
+            }
+            count += 1u;
+            let v = src[((n * q.height + y - q.pad) * q.width + x - q.pad) * c + ch];
             if (q.max_pool == 1u) {
                 acc = max(acc, v);
             } else {
@@ -153,7 +163,7 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
     if (q.max_pool == 0u) {
-        acc = acc / f32(q.kernel * q.kernel);
+        acc = acc / f32(count);
     }
     dst[i] = acc;
 }

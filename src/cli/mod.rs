@@ -33,6 +33,10 @@ enum Command {
     /// Search on a supernet trained by an earlier `imcnas run` (its `supernet` folder) and
     /// report the Pareto front, without fine-tuning or final evaluation.
     Search(run::SearchArgs),
+    /// Search strategies compared on a table experiment (a cell space with search.table)
+    /// against its exhaustive Pareto front: front recall, hypervolume gap and queries to
+    /// 99.5% of the true hypervolume, over seeds and budgets.
+    Benchmark(run::BenchmarkArgs),
     /// How well a supernet ranks subnets: sampled subnets' accuracy with the shared weights
     /// against the same subnets trained from scratch (Kendall's tau).
     Rank(run::RankArgs),
@@ -123,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Search(args) => run::search(&args),
         Command::Rank(args) => run::rank(&args),
+        Command::Benchmark(args) => run::benchmark(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Mvm(args) => mvm::run(&args),
         Command::Train(args) => train::run(&args),

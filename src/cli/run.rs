@@ -147,6 +147,14 @@ fn execute(args: &ExperimentArgs, out: PathBuf, supernet: Option<PathBuf>) -> an
         search_only: supernet.is_some(),
         supernet,
     };
+    if experiment.table.is_some() {
+        if options.search_only {
+            anyhow::bail!("a cell space is searched on its table: run it with imcnas run");
+        }
+        let run = imcnas::supernet::tabular::run_table(experiment, options)?;
+        print_table_run(&run, options);
+        return Ok(());
+    }
     let backend = AnyBackend::open(args.backend)?;
     if options.progress {
         eprintln!(
@@ -158,6 +166,103 @@ fn execute(args: &ExperimentArgs, out: PathBuf, supernet: Option<PathBuf>) -> an
     }
     let summary = with_backend!(&backend, |b| imcnas::supernet::run(experiment, b, options))?;
     print_summary(&summary);
+    Ok(())
+}
+
+fn print_table_run(run: &imcnas::supernet::tabular::TableRun, options: &RunOptions) {
+    println!(
+        "{} queries in {} generations; Pareto front of {}; hypervolume {:.4} at the end ({:.2} s)",
+        run.evaluations.len(),
+        run.generation_ends.len(),
+        run.front.len(),
+        run.hypervolume.last().copied().unwrap_or(0.0),
+        run.seconds
+    );
+    println!(
+        "{:>5}  {:>8}  {:>11}  {:>12}  {:>10}  cell",
+        "#", "accuracy", "energy (uJ)", "latency (us)", "area (mm2)"
+    );
+    for &i in &run.front {
+        let r = &run.evaluations[i];
+        let m = &r.measurement;
+        println!(
+            "{:>5}  {:>7.2}%  {:>11.4}  {:>12.3}  {:>10.4}  {}",
+            r.index,
+            100.0 * m.accuracy,
+            m.energy_uj,
+            m.latency_us,
+            m.area_mm2,
+            r.arch
+        );
+    }
+    println!("report: {}", options.out.join("summary.md").display());
+}
+
+/// Arguments of `imcnas benchmark`.
+#[derive(clap::Args, Debug)]
+pub struct BenchmarkArgs {
+    /// Experiment file of a cell space with a table (search.table).
+    #[arg(value_name = "EXPERIMENT.toml")]
+    experiment: PathBuf,
+    /// Strategies compared (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "random,regularized_evolution,nsga2,surrogate"
+    )]
+    strategies: Vec<String>,
+    /// Seeds per strategy.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    seeds: u64,
+    /// Query budgets scored (comma-separated; the largest is run).
+    #[arg(long, value_delimiter = ',', default_value = "100,200,500,1000,2000")]
+    budgets: Vec<usize>,
+    /// Override an experiment key (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Folder of the results.
+    #[arg(long, value_name = "DIR", default_value = "runs/benchmark")]
+    out: PathBuf,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs `imcnas benchmark`.
+///
+/// # Errors
+/// A bad experiment or strategy name, I/O failures.
+pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<()> {
+    use imcnas::config::Strategy;
+    let experiment = Experiment::load(Some(&args.experiment), &args.overrides)?;
+    if experiment.table.is_none() {
+        anyhow::bail!(
+            "{}: search.table is not set: benchmark compares strategies on a table of accuracies",
+            experiment.origin
+        );
+    }
+    let strategies = args
+        .strategies
+        .iter()
+        .map(|s| {
+            serde_json::from_value::<Strategy>(serde_json::Value::String(s.trim().to_string()))
+                .map_err(|_| anyhow::anyhow!("--strategies {s:?}: expected random, regularized_evolution, nsga2 or surrogate"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(b) = args.budgets.iter().find(|&&b| b == 0 || b > 10_000_000) {
+        anyhow::bail!("--budgets {b}: expected 1..=10000000 queries");
+    }
+    let options = imcnas::supernet::benchmark::BenchmarkOptions {
+        strategies,
+        seeds: args.seeds,
+        budgets: args.budgets.clone(),
+        out: args.out.clone(),
+        progress: !args.quiet,
+    };
+    let report = imcnas::supernet::benchmark::benchmark(&experiment, &options)?;
+    let text = std::fs::read_to_string(args.out.join("summary.md"))?;
+    print!("{text}");
+    let _ = report;
     Ok(())
 }
 

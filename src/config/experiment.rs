@@ -4,11 +4,13 @@
 //! spells them out); [`Experiment::load`] checks every value, and loads every hardware
 //! combination the search may draw, before any work starts.
 
+use super::cell::CellOp;
 use super::check::Checker;
 use super::chip::{HardwareGenes, HwConfig};
 use super::hardware::{AdcRange, BatchNormMapping, NoiseManagement, WeightScaling};
 use super::load::Source;
 use crate::data::DatasetName;
+use crate::data::table::AccuracyTable;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -75,6 +77,9 @@ pub enum Strategy {
     RegularizedEvolution,
     /// Every genome of a choice-only space.
     Exhaustive,
+    /// Random forests fitted on the evaluations so far propose each batch (after a first
+    /// random one) by their optimistic predictions.
+    Surrogate,
 }
 
 /// An experiment file as written.
@@ -132,10 +137,61 @@ impl Default for DataSection {
     }
 }
 
-/// `[space]`: ResNet-like networks of three stages of residual basic blocks.
+/// What kind of networks a space holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpaceKind {
+    /// ResNet-like stages of residual basic blocks, searched on a weight-sharing supernet.
+    #[default]
+    Macro,
+    /// NAS-Bench-201 cells (six edges, each one of `cell_ops`) in NAS-Bench-201's
+    /// skeleton, searched on a table of accuracies (`search.table`).
+    Cell,
+}
+
+/// The network of NAS-Bench-201 and AnalogNAS-Bench: cells per stage.
+const BENCH_CELLS: usize = 5;
+/// The network of NAS-Bench-201 and AnalogNAS-Bench: channels of its first stage.
+const BENCH_CHANNELS: usize = 16;
+/// AnalogNAS-Bench's accuracy 30 days after programming, of hardware-aware-trained networks.
+pub const DEFAULT_TABLE_COLUMN: &str = "analog_drift_2592000_mean";
+
+fn is_macro(kind: &SpaceKind) -> bool {
+    *kind == SpaceKind::Macro
+}
+fn is_all_cell_ops(ops: &[CellOp]) -> bool {
+    ops == CellOp::ALL
+}
+fn is_bench_cells(n: &usize) -> bool {
+    *n == BENCH_CELLS
+}
+fn is_bench_channels(n: &usize) -> bool {
+    *n == BENCH_CHANNELS
+}
+fn is_default_column(c: &str) -> bool {
+    c == DEFAULT_TABLE_COLUMN
+}
+
+/// `[space]`: ResNet-like networks of three stages of residual basic blocks (the macro
+/// space, default), or NAS-Bench-201 cell networks. Keys of the other kind are ignored.
+/// The cell keys are left out of a saved experiment when at their defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpaceSection {
+    /// "macro" or "cell". Default "macro".
+    #[serde(skip_serializing_if = "is_macro")]
+    pub kind: SpaceKind,
+    /// cell: the operations an edge may take ("skip", "none", "conv3x3", "conv1x1",
+    /// "avg_pool"; each once). Default all five.
+    #[serde(skip_serializing_if = "is_all_cell_ops")]
+    pub cell_ops: Vec<CellOp>,
+    /// cell: cells per stage (NAS-Bench-201's N, 1..=32). Default 5.
+    #[serde(skip_serializing_if = "is_bench_cells")]
+    pub cells: usize,
+    /// cell: channels of the stem and the first stage (NAS-Bench-201's C; the later
+    /// stages have 2C and 4C; 1..=256). Default 16.
+    #[serde(skip_serializing_if = "is_bench_channels")]
+    pub cell_channels: usize,
     /// Stem widths (channels, each 1..=512). Default [8, 16].
     pub stem_widths: Vec<usize>,
     /// Blocks per stage (each 1..=6). Default [1, 2, 3].
@@ -150,6 +206,10 @@ pub struct SpaceSection {
 impl Default for SpaceSection {
     fn default() -> Self {
         SpaceSection {
+            kind: SpaceKind::Macro,
+            cell_ops: CellOp::ALL.to_vec(),
+            cells: BENCH_CELLS,
+            cell_channels: BENCH_CHANNELS,
             stem_widths: vec![8, 16],
             depths: vec![1, 2, 3],
             stage_widths: vec![vec![8, 16], vec![16, 24], vec![24, 32]],
@@ -315,7 +375,8 @@ impl Objective {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchSection {
-    /// "nsga2", "random", "regularized_evolution" or "exhaustive". Default "nsga2".
+    /// "nsga2", "random", "regularized_evolution", "exhaustive" or "surrogate". Default
+    /// "nsga2".
     pub strategy: Strategy,
     /// Genomes per generation (2..=10000). Default 16.
     pub population: usize,
@@ -336,6 +397,16 @@ pub struct SearchSection {
     pub calibration_batches: usize,
     /// Images per forward pass of the engine (1..=65536). Default 256.
     pub batch: usize,
+    /// A CSV of accuracies by cell architecture (AnalogNAS-Bench's form: a header row,
+    /// `op_indices` and accuracy columns in percent) from which a candidate's accuracy is
+    /// read instead of trained and simulated; energy, latency and area still come from the
+    /// cost model of its network on the experiment's one chip. Needs `space.kind = "cell"`
+    /// and one option per hardware gene. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<PathBuf>,
+    /// The table's column of accuracies (percent). Default "analog_drift_2592000_mean".
+    #[serde(skip_serializing_if = "is_default_column")]
+    pub table_column: String,
 }
 
 impl Default for SearchSection {
@@ -356,6 +427,8 @@ impl Default for SearchSection {
             min_accuracy: 0.0,
             calibration_batches: 4,
             batch: 256,
+            table: None,
+            table_column: DEFAULT_TABLE_COLUMN.into(),
         }
     }
 }
@@ -429,6 +502,8 @@ pub struct Experiment {
     pub devices: Vec<HwConfig>,
     /// The `--set` overrides applied to the file, recorded with it.
     pub overrides: Vec<String>,
+    /// The accuracies of `search.table`, read and checked against the cell space.
+    pub table: Option<AccuracyTable>,
 }
 
 impl Experiment {
@@ -532,6 +607,29 @@ impl Experiment {
                 message: format!("hardware.devices has no option {device:?}"),
             })?;
         self.devices[index].with_genes(genes)
+    }
+
+    /// The chip of an experiment whose hardware genes have one option each (a table's
+    /// experiment): its one device with those options.
+    ///
+    /// # Errors
+    /// As [`HwConfig::with_genes`] (checked when the experiment was loaded).
+    pub fn only_chip(&self) -> Result<HwConfig> {
+        let genes = extreme_genes(&self.file.hardware);
+        let first = genes.first().ok_or_else(|| Error::Config {
+            origin: self.origin.clone(),
+            message: "hardware lists no option of a gene".into(),
+        })?;
+        let mut genes = *first;
+        genes.batch_norm = mapping_options(&self.file.hardware.batch_norms)[0];
+        genes.noise_management = mapping_options(&self.file.hardware.input_scalings)[0];
+        self.devices
+            .first()
+            .ok_or_else(|| Error::Config {
+                origin: self.origin.clone(),
+                message: "hardware.devices is empty".into(),
+            })?
+            .with_genes(&genes)
     }
 }
 
@@ -662,6 +760,7 @@ impl ExperimentFile {
             }
             devices.push(base);
         }
+        let table = self.check_table(&check, dataset)?;
         Ok(Experiment {
             file: self,
             origin: origin.to_string(),
@@ -670,7 +769,96 @@ impl ExperimentFile {
             final_times,
             devices,
             overrides: Vec::new(),
+            table,
         })
+    }
+
+    /// A cell space needs a table and a table a cell space of the table's network, on one
+    /// chip; every cell of the space must have a row.
+    fn check_table(
+        &self,
+        check: &Checker<'_>,
+        dataset: DatasetName,
+    ) -> Result<Option<AccuracyTable>> {
+        let s = &self.space;
+        let path = match (s.kind, &self.search.table) {
+            (SpaceKind::Macro, None) => return Ok(None),
+            (SpaceKind::Macro, Some(p)) => {
+                return Err(check.fail(
+                    "search.table",
+                    p.display(),
+                    "a table holds accuracies of cells: it needs space.kind = \"cell\"",
+                ));
+            }
+            (SpaceKind::Cell, None) => {
+                return Err(check.fail(
+                    "space.kind",
+                    "\"cell\"",
+                    "a cell space is searched on a table of accuracies (set search.table); no supernet of cells is built",
+                ));
+            }
+            (SpaceKind::Cell, Some(p)) => p,
+        };
+        check.not_empty("space.cell_ops", &s.cell_ops)?;
+        for (i, op) in s.cell_ops.iter().enumerate() {
+            if s.cell_ops[..i].contains(op) {
+                return Err(check.fail("space.cell_ops", op.name(), "listed twice"));
+            }
+        }
+        if (s.cells, s.cell_channels) != (BENCH_CELLS, BENCH_CHANNELS) {
+            return Err(check.fail(
+                "space.cells",
+                format!("{} cells of {} channels", s.cells, s.cell_channels),
+                "the table's accuracies are of NAS-Bench-201's network: 5 cells of 16 channels",
+            ));
+        }
+        if dataset != DatasetName::Cifar10 {
+            return Err(check.fail(
+                "data.dataset",
+                dataset.as_str(),
+                "the table's accuracies are of CIFAR-10 networks: set data.dataset = \"cifar10\"",
+            ));
+        }
+        let h = &self.hardware;
+        let genes: [(&str, usize); 12] = [
+            ("devices", h.devices.len()),
+            ("tile_sizes", h.tile_sizes.len()),
+            ("dac_bits", h.dac_bits.len()),
+            ("bits_per_read", h.bits_per_read.len()),
+            ("rows_parallel", h.rows_parallel.len()),
+            ("cell_bits", h.cell_bits.len()),
+            ("adc_bits", h.adc_bits.len()),
+            ("adc_ranges", h.adc_ranges.len()),
+            ("cols_per_adc", h.cols_per_adc.len()),
+            ("weight_scalings", h.weight_scalings.len().max(1)),
+            ("batch_norms", h.batch_norms.len().max(1)),
+            ("input_scalings", h.input_scalings.len().max(1)),
+        ];
+        if let Some((key, n)) = genes.iter().find(|(_, n)| *n > 1) {
+            return Err(check.fail(
+                &format!("hardware.{key}"),
+                format!("{n} options"),
+                "a table's accuracies are of one chip: list one option per hardware gene",
+            ));
+        }
+        let table = AccuracyTable::load(path, &self.search.table_column)?;
+        let ops = &s.cell_ops;
+        for index in 0..ops.len().pow(6) {
+            let mut digits = String::with_capacity(6);
+            let mut rest = index;
+            for _ in 0..6 {
+                digits.insert(0, char::from(b'0' + ops[rest % ops.len()].digit()));
+                rest /= ops.len();
+            }
+            if table.accuracy(&digits).is_none() {
+                return Err(check.fail(
+                    "search.table",
+                    path.display(),
+                    &format!("no row for the cell {digits} of the space"),
+                ));
+            }
+        }
+        Ok(Some(table))
     }
 }
 

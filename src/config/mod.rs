@@ -4,6 +4,7 @@
 //! ([`experiment`]). One TOML loader reads them all ([`load`]), naming file, line and key in
 //! its errors, and one validator checks their values ([`check`]) before any work starts.
 
+pub mod cell;
 pub mod check;
 pub mod chip;
 pub mod cost;
@@ -14,6 +15,7 @@ pub mod load;
 pub mod parts;
 pub mod train;
 
+pub use cell::CellOp;
 pub use check::Checker;
 pub use chip::{HardwareGenes, HwConfig, Quantizer, ReadModel, Reads, Slicing};
 pub use cost::{CostConfig, CostSection, Memory, Node};

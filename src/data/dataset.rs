@@ -240,6 +240,16 @@ impl DatasetName {
         }
     }
 
+    /// Image shape (channels, height, width) and classes of its images, as its loader
+    /// gives them.
+    pub fn image_shape(self) -> ([usize; 3], usize) {
+        match self {
+            DatasetName::Digits => ([1, 8, 8], 10),
+            DatasetName::Mnist | DatasetName::FashionMnist => ([1, 28, 28], 10),
+            DatasetName::Cifar10 => ([3, 32, 32], 10),
+        }
+    }
+
     /// Folder names looked for under a data directory, most preferred first (the full
     /// CIFAR-10 before the subset).
     pub(super) fn folders(self) -> &'static [&'static str] {

@@ -1,4 +1,5 @@
-//! Image-classification datasets: MNIST, Fashion-MNIST, CIFAR-10 and the 8x8 digits.
+//! Image-classification datasets: MNIST, Fashion-MNIST, CIFAR-10 and the 8x8 digits; and
+//! a tabular benchmark's accuracies by cell architecture ([`table`]).
 //!
 //! Every loader returns the same in-memory form, [`Dataset`]: f32 pixels scaled to [0, 1],
 //! laid out N x C x H x W, with u8 labels. Files are read from a data directory given by
@@ -15,6 +16,7 @@ mod dataset;
 mod digits;
 mod files;
 mod idx;
+pub mod table;
 #[cfg(test)]
 mod tests;
 

@@ -3,6 +3,7 @@
 //! (stem conv, residual basic blocks in three stages, global pool, linear), in the style of the
 //! CIFAR ResNets of He et al.: depth 6n+2 with n blocks per stage.
 
+use super::cell::CellArch;
 use super::graph::{FORMAT, Graph, GraphFile, INPUT, RawNode};
 use crate::error::{Error, Result};
 use std::str::FromStr;
@@ -24,6 +25,8 @@ pub enum Arch {
         /// Channels of the stem and the first stage.
         width: usize,
     },
+    /// A NAS-Bench-201 cell network ([`CellArch`]): `nb201-DDDDDD[-nN][-cC]`.
+    Cell(CellArch),
 }
 
 /// Widest stem of the ResNet family (its last stage is four times as wide).
@@ -32,19 +35,23 @@ const MAX_STEM_WIDTH: usize = 256;
 impl FromStr for Arch {
     type Err = Error;
 
-    /// `lenet`, `vgg8`, or `resnet{D}` with D = 6n+2 (resnet8, resnet14, resnet20, ...), optionally
-    /// `-w{W}` for the stem width (default 16): `resnet8-w8`.
+    /// `lenet`, `vgg8`, `resnet{D}` with D = 6n+2 (resnet8, resnet14, resnet20, ...), optionally
+    /// `-w{W}` for the stem width (default 16): `resnet8-w8`, or a NAS-Bench-201 cell network
+    /// `nb201-DDDDDD[-nN][-cC]`.
     fn from_str(name: &str) -> Result<Arch> {
         let bad = || {
             Error::network(
                 name,
-                "unknown architecture (known: lenet, vgg8, resnet8, resnet14, resnet20, ... = 6n+2, with optional -wW stem width, e.g. resnet8-w8)",
+                "unknown architecture (known: lenet, vgg8, resnet8, resnet14, resnet20, ... = 6n+2, with optional -wW stem width, e.g. resnet8-w8, and NAS-Bench-201 cells nb201-DDDDDD[-nN][-cC])",
             )
         };
         match name {
             "lenet" => return Ok(Arch::LeNet),
             "vgg8" => return Ok(Arch::Vgg8),
             _ => {}
+        }
+        if let Some(cell) = name.strip_prefix("nb201-") {
+            return CellArch::parse(cell).map(Arch::Cell);
         }
         let rest = name.strip_prefix("resnet").ok_or_else(bad)?;
         let (depth, width) = match rest.split_once("-w") {
@@ -75,6 +82,7 @@ impl std::fmt::Display for Arch {
             Arch::Vgg8 => write!(f, "vgg8"),
             Arch::ResNet { blocks, width: 16 } => write!(f, "resnet{}", 6 * blocks + 2),
             Arch::ResNet { blocks, width } => write!(f, "resnet{}-w{width}", 6 * blocks + 2),
+            Arch::Cell(cell) => write!(f, "{cell}"),
         }
     }
 }
@@ -230,6 +238,7 @@ impl Arch {
     pub fn graph(&self, input: [usize; 3], classes: usize) -> Result<Graph> {
         let mut b = Builder { nodes: Vec::new() };
         match *self {
+            Arch::Cell(cell) => return cell.graph(input, classes),
             Arch::LeNet => {
                 let (h, w) = (input[1], input[2]);
                 let side = |s: usize| (s.saturating_sub(4) / 2).saturating_sub(4) / 2;

@@ -52,17 +52,24 @@ pub enum Op {
         /// Stride.
         stride: usize,
     },
-    /// Average pooling, square window, no padding, floor rounding.
+    /// Average pooling, square window, floor rounding; with padding, each window averages
+    /// the pixels inside the image only (PyTorch's `count_include_pad = False`, the
+    /// average pool of NAS-Bench-201's cells).
     AvgPool {
         /// Window size.
         kernel: usize,
         /// Stride.
         stride: usize,
+        /// Padding on every side (default 0).
+        padding: usize,
     },
     /// Mean over height and width: (c, h, w) -> (c, 1, 1).
     GlobalAvgPool,
     /// Element-wise sum of two inputs of the same shape (residual connection).
     Add,
+    /// Zeros of the input's shape (the input times 0): a cell node that sums no edge, as
+    /// NAS-Bench-201's `none` operation gives it.
+    Zero,
     /// (c, h, w) -> (c*h*w, 1, 1) in channel-major order, as PyTorch's `flatten(1)`.
     Flatten,
 }
@@ -79,6 +86,7 @@ impl Op {
             Op::AvgPool { .. } => "avg_pool",
             Op::GlobalAvgPool => "global_avg_pool",
             Op::Add => "add",
+            Op::Zero => "zero",
             Op::Flatten => "flatten",
         }
     }
@@ -180,7 +188,8 @@ pub struct Graph {
 pub struct RawNode {
     /// Unique node name.
     pub name: String,
-    /// conv2d | linear | batch_norm | relu | max_pool | avg_pool | global_avg_pool | add | flatten.
+    /// conv2d | linear | batch_norm | relu | max_pool | avg_pool | global_avg_pool | add |
+    /// zero | flatten.
     pub op: String,
     /// Names of the nodes read (`input` = the image); default: the previous node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,7 +206,7 @@ pub struct RawNode {
     /// conv2d (default 1), max_pool and avg_pool (default: the kernel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stride: Option<usize>,
-    /// conv2d: zero padding (default 0).
+    /// conv2d, avg_pool: zero padding (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub padding: Option<usize>,
     /// conv2d, linear: whether a bias is stored (default true).
@@ -365,11 +374,21 @@ impl Graph {
                 raw.channels = Some(channels);
                 raw.eps = Some(eps);
             }
-            Op::MaxPool { kernel, stride } | Op::AvgPool { kernel, stride } => {
+            Op::MaxPool { kernel, stride } => {
                 raw.kernel = Some(kernel);
                 raw.stride = Some(stride);
             }
-            Op::Relu | Op::GlobalAvgPool | Op::Add | Op::Flatten => {}
+            Op::AvgPool {
+                kernel,
+                stride,
+                padding,
+            } => {
+                raw.kernel = Some(kernel);
+                raw.stride = Some(stride);
+                // Left implicit when 0, so files of unpadded pools read as before.
+                raw.padding = (padding > 0).then_some(padding);
+            }
+            Op::Relu | Op::GlobalAvgPool | Op::Add | Op::Zero | Op::Flatten => {}
         }
         raw
     }
@@ -443,11 +462,12 @@ fn parse_op(raw: &RawNode) -> std::result::Result<Op, String> {
         ],
         "linear" => &["in_features", "out_features", "bias"],
         "batch_norm" => &["channels", "eps"],
-        "max_pool" | "avg_pool" => &["kernel", "stride"],
-        "relu" | "global_avg_pool" | "add" | "flatten" => &[],
+        "max_pool" => &["kernel", "stride"],
+        "avg_pool" => &["kernel", "stride", "padding"],
+        "relu" | "global_avg_pool" | "add" | "zero" | "flatten" => &[],
         other => {
             return Err(format!(
-                "unknown op {other:?} (known: conv2d, linear, batch_norm, relu, max_pool, avg_pool, global_avg_pool, add, flatten)"
+                "unknown op {other:?} (known: conv2d, linear, batch_norm, relu, max_pool, avg_pool, global_avg_pool, add, zero, flatten)"
             ));
         }
     };
@@ -491,12 +511,24 @@ fn parse_op(raw: &RawNode) -> std::result::Result<Op, String> {
             if raw.op == "max_pool" {
                 Op::MaxPool { kernel, stride }
             } else {
-                Op::AvgPool { kernel, stride }
+                let padding = raw.padding.unwrap_or(0);
+                // A window must hold a pixel of the image wherever it lies.
+                if padding >= kernel {
+                    return Err(format!(
+                        "padding = {padding} must be below the kernel ({kernel})"
+                    ));
+                }
+                Op::AvgPool {
+                    kernel,
+                    stride,
+                    padding,
+                }
             }
         }
         "relu" => Op::Relu,
         "global_avg_pool" => Op::GlobalAvgPool,
         "add" => Op::Add,
+        "zero" => Op::Zero,
         _ => Op::Flatten,
     })
 }
@@ -552,10 +584,19 @@ fn output_shape(op: &Op, [c, h, w]: Shape3) -> std::result::Result<Shape3, Strin
             }
             Ok([c, h, w])
         }
-        Op::MaxPool { kernel, stride } | Op::AvgPool { kernel, stride } => Ok([
+        Op::MaxPool { kernel, stride } => Ok([
             c,
             window(h, kernel, stride, 0)?,
             window(w, kernel, stride, 0)?,
+        ]),
+        Op::AvgPool {
+            kernel,
+            stride,
+            padding,
+        } => Ok([
+            c,
+            window(h, kernel, stride, padding)?,
+            window(w, kernel, stride, padding)?,
         ]),
         Op::GlobalAvgPool => Ok([c, 1, 1]),
         Op::Flatten => c
@@ -563,6 +604,6 @@ fn output_shape(op: &Op, [c, h, w]: Shape3) -> std::result::Result<Shape3, Strin
             .and_then(|n| n.checked_mul(w))
             .map(|n| [n, 1, 1])
             .ok_or_else(|| format!("flattening {c} x {h} x {w} values overflows")),
-        Op::Relu | Op::Add => Ok([c, h, w]),
+        Op::Relu | Op::Add | Op::Zero => Ok([c, h, w]),
     }
 }

@@ -1,9 +1,11 @@
 //! Networks as descriptions: a graph of layers ([`graph`]) stored as JSON (`network.json`)
 //! with its weights in safetensors (`weights.safetensors`, PyTorch names and layouts), and the
-//! architecture family that `imcnas train` and the search build ([`arch`]). Running them on
+//! architecture families that `imcnas train` and the search build ([`arch`], and
+//! NAS-Bench-201's cell networks in [`cell`]). Running them on
 //! chips is the runtime's work ([`crate::runtime`]).
 
 pub mod arch;
+pub mod cell;
 pub mod graph;
 
 pub use graph::{Graph, GraphFile, Node, Op, Shape3};

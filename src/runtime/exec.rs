@@ -159,7 +159,7 @@ impl<'n> Executor<'n> {
         for (i, node) in graph.nodes.iter().enumerate() {
             let mut p = OpParams::new(all_images, graph.shape_of(node.inputs[0]), node.shape);
             let data = match &node.op {
-                Op::BatchNorm { .. } | Op::Relu | Op::Add => {
+                Op::BatchNorm { .. } | Op::Relu | Op::Add | Op::Zero => {
                     let mut data =
                         self.input_to_update(backend, i, &last_use, &input, &mut outputs)?;
                     match &node.op {
@@ -170,6 +170,11 @@ impl<'n> Executor<'n> {
                             }
                         }
                         Op::Relu => backend.relu(&p, &mut data)?,
+                        // Times 0 plus 0, as NAS-Bench-201's zero op multiplies by 0.
+                        Op::Zero => {
+                            let zeros = vec![0.0; 2 * node.shape[0]];
+                            backend.channel_affine(&p, &zeros, &mut data)?
+                        }
                         _ => {
                             backend.add(&p, source(&outputs, &input, node.inputs[1]), &mut data)?
                         }
@@ -192,9 +197,16 @@ impl<'n> Executor<'n> {
                     let offset = noise_offset(first_image, batch, 1)?;
                     backend.linear(&layers[self.matrix(i)], &p, x, offset)?
                 }
-                Op::MaxPool { kernel, stride } | Op::AvgPool { kernel, stride } => {
-                    (p.kernel, p.stride) = (*kernel as u32, *stride as u32);
-                    p.max_pool = u32::from(matches!(node.op, Op::MaxPool { .. }));
+                Op::MaxPool { kernel, stride } => {
+                    (p.kernel, p.stride, p.max_pool) = (*kernel as u32, *stride as u32, 1);
+                    backend.pool(&p, source(&outputs, &input, node.inputs[0]))?
+                }
+                Op::AvgPool {
+                    kernel,
+                    stride,
+                    padding,
+                } => {
+                    (p.kernel, p.stride, p.pad) = (*kernel as u32, *stride as u32, *padding as u32);
                     backend.pool(&p, source(&outputs, &input, node.inputs[0]))?
                 }
                 Op::GlobalAvgPool => {

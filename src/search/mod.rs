@@ -1,4 +1,5 @@
-//! Multi-objective search over a space of genes: the strategies ([`Strategy`]), Pareto
+//! Multi-objective search over a space of genes: the strategies ([`Strategy`]: NSGA-II,
+//! random, regularised evolution, exhaustive, and a surrogate-assisted one), Pareto
 //! sorting and hypervolume ([`pareto`]), and the loop that sends each generation to an
 //! [`Evaluator`] as one batch.
 //!
@@ -10,6 +11,7 @@
 pub mod pareto;
 pub mod space;
 mod strategies;
+mod surrogate;
 
 pub use crate::config::Strategy;
 use crate::error::Result;
@@ -20,6 +22,7 @@ pub use space::{Gene, GeneKind, Genome, Space, genome_key};
 use std::collections::HashSet;
 pub use strategies::Evaluated;
 use strategies::{Exhaustive, Nsga2, Optimizer, RandomSearch, RegularizedEvolution};
+use surrogate::Surrogate;
 
 /// Evaluates a batch (one generation) of genomes.
 pub trait Evaluator {
@@ -94,6 +97,7 @@ pub fn run(
             settings.sample_size,
         )),
         Strategy::Exhaustive => Box::new(Exhaustive::default()),
+        Strategy::Surrogate => Box::new(Surrogate::new(settings.population)),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let mut seen = HashSet::new();

@@ -1,6 +1,7 @@
 //! The search strategies, each asked for one batch (a generation) of new genomes at a time
 //! and told their evaluations: NSGA-II, random sampling, regularised (aging) evolution
-//! with a Pareto-rank tournament, and exhaustive enumeration of a small space.
+//! with a Pareto-rank tournament, and exhaustive enumeration of a small space (the
+//! surrogate-assisted strategy is in [`super::surrogate`]).
 
 use super::pareto::{Point, crowding_distances, non_dominated_fronts};
 use super::space::{Genome, Space, genome_key};
@@ -52,7 +53,8 @@ fn fresh(
     None
 }
 
-fn random_batch(
+/// Up to `want` distinct genomes drawn uniformly, none in `seen`.
+pub(super) fn random_batch(
     space: &Space,
     rng: &mut impl Rng,
     seen: &HashSet<Vec<u64>>,

@@ -10,7 +10,12 @@
 //! resumable run folder ([`stages`], its logs in [`log`]), [`records`] holds what a run
 //! records and [`report`] writes the results. [`rank`] checks the supernet's ranking of
 //! subnets against training them from scratch.
+//!
+//! An experiment of NAS-Bench-201 cells (`space.kind = "cell"`) is searched on a table of
+//! accuracies instead, its costs from the cost model ([`tabular`]), and its strategies can
+//! be compared against the exhaustive front ([`benchmark`]).
 
+pub mod benchmark;
 pub mod compress;
 pub mod evaluate;
 pub mod finetune;
@@ -22,6 +27,7 @@ pub mod report;
 pub mod run;
 pub mod splits;
 mod stages;
+pub mod tabular;
 pub mod train;
 
 pub use crate::config::Experiment;

@@ -167,6 +167,12 @@ pub fn rank_supernet(
     out: &Path,
     progress: bool,
 ) -> Result<RankReport> {
+    if experiment.table.is_some() {
+        return Err(crate::Error::Invalid(format!(
+            "{}: a cell space has no supernet to rank",
+            experiment.origin
+        )));
+    }
     // The report can be written: checked before hours of work, not after.
     check_writable(out)?;
     let splits = load_splits(experiment)?;

@@ -19,34 +19,44 @@ pub fn hypervolumes(
     records: &[EvalRecord],
     generation_ends: &[usize],
 ) -> Vec<f64> {
-    let objectives = &experiment.file.search.objectives;
+    let points: Vec<Point> = records
+        .iter()
+        .map(|r| Point {
+            objectives: r.objectives.clone(),
+            violation: r.violation,
+        })
+        .collect();
+    hypervolumes_of(&experiment.file.search.objectives, &points, generation_ends)
+}
+
+/// [`hypervolumes`] of any run's points, objectives as `objectives` lists them.
+pub fn hypervolumes_of(objectives: &[Objective], points: &[Point], ends: &[usize]) -> Vec<f64> {
     let reference: Vec<f64> = objectives
         .iter()
         .enumerate()
         .map(|(k, o)| match o {
             Objective::Error => 1.0,
             _ => {
-                1.1 * records
+                1.1 * points
                     .iter()
-                    .map(|r| r.objectives[k])
+                    .map(|p| p.objectives[k])
                     .fold(f64::MIN_POSITIVE, f64::max)
             }
         })
         .collect();
-    let scaled: Vec<Point> = records
+    let scaled: Vec<Point> = points
         .iter()
-        .map(|r| Point {
-            objectives: r
+        .map(|p| Point {
+            objectives: p
                 .objectives
                 .iter()
                 .zip(&reference)
                 .map(|(v, r)| (v / r).min(1.0))
                 .collect(),
-            violation: r.violation,
+            violation: p.violation,
         })
         .collect();
-    generation_ends
-        .iter()
+    ends.iter()
         .map(|&end| {
             let front: Vec<Vec<f64>> = pareto_front(&scaled[..end])
                 .into_iter()

@@ -32,6 +32,12 @@ pub fn run<B: Backend>(
     options: &RunOptions,
 ) -> Result<RunSummary> {
     let started = Instant::now();
+    if experiment.table.is_some() {
+        return Err(Error::Invalid(format!(
+            "{}: a cell space is searched on its table (supernet::tabular::run_table), not on a supernet",
+            experiment.origin
+        )));
+    }
     // Data first: a missing dataset is refused before the run folder exists.
     let splits = load_splits(experiment)?;
     let _lock = prepare_folder(experiment, options)?;
@@ -117,7 +123,7 @@ pub fn run<B: Backend>(
 /// Makes (or reopens, with `--resume`) the run folder and locks it for this process: a new
 /// run needs a folder that is missing or empty, a resumed one a folder holding a run of the
 /// same settings.
-fn prepare_folder(experiment: &Experiment, options: &RunOptions) -> Result<FolderLock> {
+pub(super) fn prepare_folder(experiment: &Experiment, options: &RunOptions) -> Result<FolderLock> {
     let out = &options.out;
     let saved = out.join(EXPERIMENT_FILE);
     if !saved.exists() && !is_empty_folder(out)? {

@@ -273,13 +273,24 @@ impl TrainNet {
                 }
                 (Op::Relu, _) => burn::tensor::activation::relu(x),
                 (Op::Add, _) => x + input(1),
+                (Op::Zero, _) => x.zeros_like(),
                 (Op::MaxPool { kernel, stride }, _) => max_pool2d(
                     x,
                     MaxPoolOptions::new([*kernel; 2]).with_stride([*stride; 2]),
                 ),
-                (Op::AvgPool { kernel, stride }, _) => avg_pool2d(
+                (
+                    Op::AvgPool {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                    _,
+                ) => avg_pool2d(
                     x,
-                    AvgPoolOptions::new([*kernel; 2]).with_stride([*stride; 2]),
+                    AvgPoolOptions::new([*kernel; 2])
+                        .with_stride([*stride; 2])
+                        .with_padding([*padding; 2])
+                        .with_count_include_pad(false),
                 ),
                 (Op::GlobalAvgPool, _) => adaptive_avg_pool2d(x, [1, 1]),
                 (Op::Flatten, _) => {

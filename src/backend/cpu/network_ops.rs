@@ -136,10 +136,11 @@ pub fn add(_: &OpParams, src: &[f32], dst: &mut [f32]) {
     dst.par_iter_mut().zip(src).for_each(|(a, b)| *a += b);
 }
 
-/// Max or average over square windows without padding, visited row by row; max starts
-/// from the window's first value, average from zero.
+/// Max or average over square windows, visited row by row; max starts from the window's
+/// first value, average from zero. Average windows may be padded (`p.pad`): a window then
+/// averages the pixels it holds inside the image (max windows are never padded).
 pub fn pool(p: &OpParams, src: &[f32], dst: &mut [f32]) {
-    let (k, stride) = (p.kernel as usize, p.stride as usize);
+    let (k, stride, pad) = (p.kernel as usize, p.stride as usize, p.pad as usize);
     let (c, h, w) = (p.channels as usize, p.height as usize, p.width as usize);
     let (oh, ow) = (p.out_height as usize, p.out_width as usize);
     let max = p.max_pool == 1;
@@ -155,16 +156,24 @@ pub fn pool(p: &OpParams, src: &[f32], dst: &mut [f32]) {
                 } else {
                     out.fill(0.0);
                 }
+                let mut count = 0usize;
                 for ky in 0..k {
+                    let Some(y) = (oy * stride + ky).checked_sub(pad).filter(|&y| y < h) else {
+                        continue;
+                    };
                     for kx in 0..k {
-                        let px = &img[((oy * stride + ky) * w + ox * stride + kx) * c..][..c];
+                        let Some(x) = (ox * stride + kx).checked_sub(pad).filter(|&x| x < w) else {
+                            continue;
+                        };
+                        count += 1;
+                        let px = &img[(y * w + x) * c..][..c];
                         for (d, v) in out.iter_mut().zip(px) {
                             *d = if max { d.max(*v) } else { *d + v };
                         }
                     }
                 }
                 if !max {
-                    out.iter_mut().for_each(|d| *d /= (k * k) as f32);
+                    out.iter_mut().for_each(|d| *d /= count as f32);
                 }
             }
         });
