@@ -73,7 +73,7 @@ impl CellArch {
     pub fn sized(self, cells: usize, channels: usize) -> Result<CellArch> {
         if !(1..=MAX_CELLS).contains(&cells) || !(1..=MAX_CHANNELS).contains(&channels) {
             return Err(Error::network(
-                &self.to_string(),
+                self.to_string(),
                 format!(
                     "{cells} cells of {channels} channels: expected 1..={MAX_CELLS} cells per stage and 1..={MAX_CHANNELS} channels"
                 ),

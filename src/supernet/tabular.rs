@@ -136,7 +136,7 @@ impl<'a> TableEvaluator<'a> {
                 experiment.origin
             )));
         }
-        let chip = experiment.only_chip()?.cost()?.clone();
+        let chip = *experiment.only_chip()?.cost()?;
         let (input, classes) = experiment.dataset.image_shape();
         Ok(TableEvaluator {
             experiment,
