@@ -178,23 +178,13 @@ fn print_table_run(run: &imcnas::supernet::tabular::TableRun, options: &RunOptio
         run.hypervolume.last().copied().unwrap_or(0.0),
         run.seconds
     );
-    println!(
-        "{:>5}  {:>8}  {:>11}  {:>12}  {:>10}  cell",
-        "#", "accuracy", "energy (uJ)", "latency (us)", "area (mm2)"
+    print_front(
+        "cell",
+        run.front.iter().map(|&i| {
+            let r = &run.evaluations[i];
+            (r.index, r.measurement.figures(), r.arch.as_str())
+        }),
     );
-    for &i in &run.front {
-        let r = &run.evaluations[i];
-        let m = &r.measurement;
-        println!(
-            "{:>5}  {:>7.2}%  {:>11.4}  {:>12.3}  {:>10.4}  {}",
-            r.index,
-            100.0 * m.accuracy,
-            m.energy_uj,
-            m.latency_us,
-            m.area_mm2,
-            r.arch
-        );
-    }
     println!("report: {}", options.out.join("summary.md").display());
 }
 
@@ -259,11 +249,30 @@ pub fn benchmark(args: &BenchmarkArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         progress: !args.quiet,
     };
-    let report = imcnas::supernet::benchmark::benchmark(&experiment, &options)?;
+    imcnas::supernet::benchmark::benchmark(&experiment, &options)?;
     let text = std::fs::read_to_string(args.out.join("summary.md"))?;
     print!("{text}");
-    let _ = report;
     Ok(())
+}
+
+/// One line per front member: its index, accuracy, energy, latency, area and name.
+fn print_front<'a>(
+    name: &str,
+    rows: impl Iterator<Item = (usize, imcnas::supernet::evaluate::Figures, &'a str)>,
+) {
+    println!(
+        "{:>5}  {:>8}  {:>11}  {:>12}  {:>10}  {name}",
+        "#", "accuracy", "energy (uJ)", "latency (us)", "area (mm2)"
+    );
+    for (index, f, label) in rows {
+        println!(
+            "{index:>5}  {:>7.2}%  {:>11.4}  {:>12.3}  {:>10.4}  {label}",
+            100.0 * f.accuracy,
+            f.energy_uj,
+            f.latency_us,
+            f.area_mm2,
+        );
+    }
 }
 
 fn print_summary(summary: &RunSummary) {
@@ -275,24 +284,13 @@ fn print_summary(summary: &RunSummary) {
         summary.hypervolume.first().copied().unwrap_or(0.0),
         summary.hypervolume.last().copied().unwrap_or(0.0)
     );
-    let front = summary.front_by_accuracy();
-    println!(
-        "{:>4}  {:>8}  {:>11}  {:>12}  {:>10}  candidate",
-        "#", "accuracy", "energy (uJ)", "latency (us)", "area (mm2)"
+    print_front(
+        "candidate",
+        summary.front_by_accuracy().into_iter().map(|i| {
+            let r = &summary.evaluations[i];
+            (r.index, r.measurement.figures(), r.description.as_str())
+        }),
     );
-    for i in front {
-        let r = &summary.evaluations[i];
-        let m = &r.measurement;
-        println!(
-            "{:>4}  {:>7.2}%  {:>11.4}  {:>12.3}  {:>10.4}  {}",
-            r.index,
-            100.0 * m.accuracy,
-            m.energy_uj,
-            m.latency_us,
-            m.area_mm2,
-            r.description
-        );
-    }
     if let Some(report) = &summary.final_report {
         println!("final evaluation on the test images:");
         for e in &report.entries {

@@ -142,39 +142,36 @@ mod tests {
 
     #[test]
     fn malformed_tables_are_refused_in_one_line() {
-        for (text, column, says) in [
-            (
-                GOOD,
-                "nope",
-                "t.csv:1: no column \"nope\" (columns: op_indices, arch_str, acc)",
-            ),
-            ("arch,acc\n0,1\n", "acc", "no column \"op_indices\""),
-            ("op_indices,acc\n000000,1,2\n", "acc", "t.csv:2: not a row"),
-            (
-                "op_indices,acc\n00000,1\n",
-                "acc",
-                "t.csv:2: op_indices \"00000\"",
-            ),
-            ("op_indices,acc\n000005,1\n", "acc", "is not six digits"),
-            (
-                "op_indices,acc\n000000,x\n",
-                "acc",
-                "acc = \"x\" is not an accuracy",
-            ),
-            ("op_indices,acc\n000000,NaN\n", "acc", "is not an accuracy"),
-            ("op_indices,acc\n000000,101\n", "acc", "is not an accuracy"),
-            (
-                "op_indices,acc\n000000,1\n000000,2\n",
-                "acc",
-                "t.csv:3: op_indices 000000 is listed twice",
-            ),
-            ("op_indices,acc\n", "acc", "has no rows"),
-        ] {
+        let refused = |text: &str, column: &str| {
             let e = AccuracyTable::parse(text.as_bytes(), column, "t.csv")
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains(says), "{e}");
             assert!(!e.contains('\n'), "{e}");
+            e
+        };
+        let e = refused(GOOD, "nope");
+        assert!(
+            e.contains("t.csv:1: no column \"nope\" (columns: op_indices, arch_str, acc)"),
+            "{e}"
+        );
+        let header = "op_indices,acc\n";
+        for (body, says) in [
+            ("000000,1,2\n", "t.csv:2: not a row"),
+            ("00000,1\n", "t.csv:2: op_indices \"00000\""),
+            ("000005,1\n", "is not six digits"),
+            ("000000,x\n", "acc = \"x\" is not an accuracy"),
+            ("000000,NaN\n", "is not an accuracy"),
+            ("000000,101\n", "is not an accuracy"),
+            (
+                "000000,1\n000000,2\n",
+                "t.csv:3: op_indices 000000 is listed twice",
+            ),
+            ("", "has no rows"),
+        ] {
+            let e = refused(&format!("{header}{body}"), "acc");
+            assert!(e.contains(says), "{e}");
         }
+        let e = refused("arch,acc\n0,1\n", "acc");
+        assert!(e.contains("no column \"op_indices\""), "{e}");
     }
 }

@@ -94,26 +94,15 @@ struct Builder {
 
 impl Builder {
     fn push(&mut self, name: &str, op: &str, inputs: Option<&[&str]>) -> &mut RawNode {
-        self.nodes.push(RawNode {
-            name: name.into(),
-            op: op.into(),
-            inputs: inputs.map(|v| v.iter().map(|s| s.to_string()).collect()),
-            ..RawNode::default()
-        });
+        self.nodes.push(RawNode::new(name, op, inputs));
         self.nodes.last_mut().expect("just pushed")
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A convolution followed by batch norm.
     fn conv(&mut self, name: &str, from: Option<&str>, io: (usize, usize), k: usize, s: usize) {
         let inputs = from.map(|f| vec![f]);
-        let node = self.push(name, "conv2d", inputs.as_deref());
-        node.in_channels = Some(io.0);
-        node.out_channels = Some(io.1);
-        node.kernel = Some(k);
-        node.stride = Some(s);
-        node.padding = Some(k / 2);
-        // Followed by batch norm: a bias would be redundant.
-        node.bias = Some(false);
+        self.push(name, "conv2d", inputs.as_deref())
+            .set_conv(io, k, s);
     }
 
     fn bn(&mut self, name: &str, channels: usize) {

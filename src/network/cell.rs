@@ -178,24 +178,13 @@ struct CellBuilder {
 
 impl CellBuilder {
     fn push(&mut self, name: &str, op: &str, inputs: &[&str]) -> &mut RawNode {
-        self.nodes.push(RawNode {
-            name: name.into(),
-            op: op.into(),
-            inputs: Some(inputs.iter().map(|s| s.to_string()).collect()),
-            ..RawNode::default()
-        });
+        self.nodes.push(RawNode::new(name, op, Some(inputs)));
         self.nodes.last_mut().expect("just pushed")
     }
 
+    /// A convolution followed by batch norm (NAS-Bench-201's affine norms).
     fn conv(&mut self, name: &str, from: &str, io: (usize, usize), k: usize, stride: usize) {
-        let node = self.push(name, "conv2d", &[from]);
-        node.in_channels = Some(io.0);
-        node.out_channels = Some(io.1);
-        node.kernel = Some(k);
-        node.stride = Some(stride);
-        node.padding = Some(k / 2);
-        // Followed by batch norm (NAS-Bench-201's affine norms): no bias.
-        node.bias = Some(false);
+        self.push(name, "conv2d", &[from]).set_conv(io, k, stride);
     }
 
     fn bn(&mut self, name: &str, from: &str, channels: usize) {

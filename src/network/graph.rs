@@ -226,6 +226,31 @@ pub struct RawNode {
     pub eps: Option<f32>,
 }
 
+impl RawNode {
+    /// A node of `op` named `name`, reading `inputs` (`None`: the previous node), every
+    /// other field unset.
+    pub(super) fn new(name: &str, op: &str, inputs: Option<&[&str]>) -> RawNode {
+        RawNode {
+            name: name.into(),
+            op: op.into(),
+            inputs: inputs.map(|v| v.iter().map(|s| s.to_string()).collect()),
+            ..RawNode::default()
+        }
+    }
+
+    /// Makes this node a `k` x `k` convolution of `io.0` -> `io.1` channels at `stride`,
+    /// padded to keep the size at stride 1, without a bias: the builders follow every
+    /// convolution with a batch norm, which makes a bias redundant.
+    pub(super) fn set_conv(&mut self, io: (usize, usize), k: usize, stride: usize) {
+        self.in_channels = Some(io.0);
+        self.out_channels = Some(io.1);
+        self.kernel = Some(k);
+        self.stride = Some(stride);
+        self.padding = Some(k / 2);
+        self.bias = Some(false);
+    }
+}
+
 /// The architecture file: `{"format": "imcnas-network", "version": 1, ...}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -104,6 +104,27 @@ pub fn crowding_distances(points: &[Point], front: &[usize]) -> Vec<f64> {
     distance
 }
 
+/// NSGA-II's environmental selection: the indices of `n` of `points` (ascending), whole
+/// non-dominated fronts in rank order, the first front that does not fit filled by
+/// descending crowding distance.
+pub fn select_by_rank_and_crowding(points: &[Point], n: usize) -> Vec<usize> {
+    let mut keep = Vec::with_capacity(n.min(points.len()));
+    for front in non_dominated_fronts(points) {
+        if keep.len() + front.len() <= n {
+            keep.extend_from_slice(&front);
+            continue;
+        }
+        let crowding = crowding_distances(points, &front);
+        let mut order: Vec<usize> = (0..front.len()).collect();
+        order.sort_by(|&a, &b| crowding[b].total_cmp(&crowding[a]));
+        let room = n - keep.len();
+        keep.extend(order[..room].iter().map(|&k| front[k]));
+        break;
+    }
+    keep.sort_unstable();
+    keep
+}
+
 /// Indices of the feasible, non-dominated points (duplicates of an objective vector
 /// are kept once, the first).
 pub fn pareto_front(points: &[Point]) -> Vec<usize> {

@@ -3,7 +3,7 @@
 //! with a Pareto-rank tournament, and exhaustive enumeration of a small space (the
 //! surrogate-assisted strategy is in [`super::surrogate`]).
 
-use super::pareto::{Point, crowding_distances, non_dominated_fronts};
+use super::pareto::{Point, crowding_distances, non_dominated_fronts, select_by_rank_and_crowding};
 use super::space::{Genome, Space, genome_key};
 use rand::Rng;
 use rand::seq::index::sample;
@@ -198,20 +198,7 @@ impl Optimizer for Nsga2 {
             return;
         }
         let points: Vec<Point> = self.population.iter().map(|m| m.point.clone()).collect();
-        let mut keep = Vec::with_capacity(self.population_size);
-        for front in non_dominated_fronts(&points) {
-            if keep.len() + front.len() <= self.population_size {
-                keep.extend_from_slice(&front);
-                continue;
-            }
-            let crowding = crowding_distances(&points, &front);
-            let mut order: Vec<usize> = (0..front.len()).collect();
-            order.sort_by(|&a, &b| crowding[b].total_cmp(&crowding[a]));
-            let room = self.population_size - keep.len();
-            keep.extend(order[..room].iter().map(|&k| front[k]));
-            break;
-        }
-        keep.sort_unstable();
+        let keep = select_by_rank_and_crowding(&points, self.population_size);
         self.population = keep.iter().map(|&i| self.population[i].clone()).collect();
     }
 }

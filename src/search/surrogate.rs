@@ -8,7 +8,7 @@
 //! predictions rather than evaluations. The predictor-guided search of BANANAS (White et
 //! al. 2021) and of IBM's AnalogNAS works the same way.
 
-use super::pareto::{Point, crowding_distances, non_dominated_fronts, pareto_front};
+use super::pareto::{Point, pareto_front, select_by_rank_and_crowding};
 use super::space::{GeneKind, Genome, Space, genome_key};
 use super::strategies::{Evaluated, Optimizer, random_batch};
 use rand::Rng;
@@ -176,20 +176,7 @@ impl Optimizer for Surrogate {
             .iter()
             .map(|o| Point::feasible(o.iter().map(|(m, s)| m - OPTIMISM * s).collect()))
             .collect();
-        let mut chosen = Vec::with_capacity(want);
-        for front in non_dominated_fronts(&scores) {
-            if chosen.len() + front.len() <= want {
-                chosen.extend_from_slice(&front);
-                continue;
-            }
-            let crowding = crowding_distances(&scores, &front);
-            let mut order: Vec<usize> = (0..front.len()).collect();
-            order.sort_by(|&a, &b| crowding[b].total_cmp(&crowding[a]));
-            let room = want - chosen.len();
-            chosen.extend(order[..room].iter().map(|&k| front[k]));
-            break;
-        }
-        chosen.sort_unstable();
+        let chosen = select_by_rank_and_crowding(&scores, want);
         chosen.into_iter().map(|i| pool[i].clone()).collect()
     }
 

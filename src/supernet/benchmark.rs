@@ -8,7 +8,8 @@
 //! with the reference point at 1.1 in each. A strategy never sees its budget, so its first
 //! B queries are a run of budget B: one run of the largest budget scores every budget.
 
-use super::tabular::{TableEvaluator, search_settings};
+use super::report::{draw_legend, plot_error};
+use super::tabular::{CellSpace, TableEvaluator, search_settings};
 use crate::config::{Experiment, Strategy};
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
@@ -199,6 +200,7 @@ pub fn benchmark(experiment: &Experiment, options: &BenchmarkOptions) -> Result<
         );
     }
     let base = search_settings(experiment);
+    let space = CellSpace::new(experiment).space();
     let jobs: Vec<(Strategy, u64)> = options
         .strategies
         .iter()
@@ -214,7 +216,6 @@ pub fn benchmark(experiment: &Experiment, options: &BenchmarkOptions) -> Result<
                 seed: base.seed.wrapping_add(seed),
                 ..base.clone()
             };
-            let space = TableEvaluator::new(experiment)?.cell_space().space();
             let mut lookup = |genomes: &[Genome]| -> Result<Vec<Point>> {
                 genomes
                     .iter()
@@ -451,10 +452,6 @@ fn write_report(
     Ok(())
 }
 
-fn plot_error(e: impl std::fmt::Display) -> Error {
-    Error::Search(format!("plot: {e}"))
-}
-
 /// Median (line) and quartiles (band) over seeds of one score against queries, a line per
 /// strategy; the gap on a log scale.
 fn curve_svg(
@@ -518,12 +515,7 @@ fn curve_svg(
                         .label(name(s))
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(plot_error)?;
+                draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
             }};
         }
         if pick == 0 {

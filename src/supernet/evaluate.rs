@@ -75,6 +75,52 @@ impl Measurement {
         Ok(())
     }
 
+    /// The figures the search reads.
+    pub fn figures(&self) -> Figures {
+        Figures::new(
+            self.accuracy,
+            self.energy_uj,
+            self.latency_us,
+            self.area_mm2,
+        )
+    }
+
+    /// The value of one objective (minimised).
+    pub fn objective(&self, objective: Objective) -> f64 {
+        self.figures().objective(objective)
+    }
+
+    /// The search's point (see [`Figures::point`]).
+    pub fn point(&self, experiment: &Experiment) -> Point {
+        self.figures().point(experiment)
+    }
+}
+
+/// A candidate's figures as the search sees them, whether measured on chips or read
+/// from a table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Figures {
+    /// Accuracy (fraction).
+    pub accuracy: f64,
+    /// Energy per image (uJ).
+    pub energy_uj: f64,
+    /// Pipeline period (us per image).
+    pub latency_us: f64,
+    /// Chip area (mm^2).
+    pub area_mm2: f64,
+}
+
+impl Figures {
+    /// The figures of a candidate: accuracy (fraction), energy (uJ), latency (us), area (mm^2).
+    pub fn new(accuracy: f64, energy_uj: f64, latency_us: f64, area_mm2: f64) -> Self {
+        Figures {
+            accuracy,
+            energy_uj,
+            latency_us,
+            area_mm2,
+        }
+    }
+
     /// The value of one objective (minimised).
     pub fn objective(&self, objective: Objective) -> f64 {
         match objective {

@@ -121,16 +121,10 @@ pub fn write_all(experiment: &Experiment, summary: &RunSummary) -> Result<()> {
         &out.join("supernet.json"),
         pretty(&summary.supernet).as_bytes(),
     )?;
-    let mut hv = String::from("generation,evaluations,hypervolume\n");
-    for (g, (end, v)) in summary
-        .generation_ends
-        .iter()
-        .zip(&summary.hypervolume)
-        .enumerate()
-    {
-        let _ = writeln!(hv, "{},{end},{v:.6}", g + 1);
-    }
-    write_atomic(&out.join("hypervolume.csv"), hv.as_bytes())?;
+    write_atomic(
+        &out.join("hypervolume.csv"),
+        hypervolume_csv(&summary.generation_ends, &summary.hypervolume).as_bytes(),
+    )?;
     write_atomic(
         &out.join("pareto.svg"),
         pareto_svg(experiment, summary)?.as_bytes(),
@@ -151,6 +145,29 @@ pub fn write_all(experiment: &Experiment, summary: &RunSummary) -> Result<()> {
         &out.join("summary.md"),
         summary_md(experiment, summary).as_bytes(),
     )
+}
+
+/// `hypervolume.csv`: one row per generation, the evaluations at its end and the
+/// normalised hypervolume then.
+pub fn hypervolume_csv(generation_ends: &[usize], hypervolume: &[f64]) -> String {
+    let mut hv = String::from("generation,evaluations,hypervolume\n");
+    for (g, (end, v)) in generation_ends.iter().zip(hypervolume).enumerate() {
+        let _ = writeln!(hv, "{},{end},{v:.6}", g + 1);
+    }
+    hv
+}
+
+/// A Markdown table: the header row, its rule, then one line per row of cells.
+pub fn markdown_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut md = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        " --- |".repeat(header.len())
+    );
+    for row in rows {
+        let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+    md
 }
 
 /// Pretty JSON of a report value.
@@ -183,7 +200,26 @@ fn pareto_csv(front: &[&EvalRecord]) -> String {
     text
 }
 
-fn plot_error(e: impl std::fmt::Display) -> Error {
+/// The legend of `chart`, in a white box with a black border at `position`.
+pub(crate) fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)
+}
+
+/// A plotting failure as the library's error.
+pub(crate) fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Search(format!("plot: {e}"))
 }
 
@@ -293,13 +329,7 @@ fn drift_svg(experiment: &Experiment, report: &FinalReport) -> Result<String> {
                 }))
                 .map_err(plot_error)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(plot_error)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
         root.present().map_err(plot_error)?;
     }
     Ok(text)
@@ -369,12 +399,7 @@ fn adc_svg(experiment: &Experiment, report: &FinalReport) -> Result<String> {
                 }))
                 .map_err(plot_error)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)?;
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
         root.present().map_err(plot_error)?;
     }
     Ok(text)
@@ -435,26 +460,31 @@ fn summary_md(experiment: &Experiment, summary: &RunSummary) -> String {
     {
         let _ = writeln!(md, "| {} | {end} | {v:.4} |", g + 1);
     }
-    let _ = writeln!(
-        md,
-        "\n### Pareto front (validation images)\n\n| # | candidate | chip accuracy | float | energy (uJ) | latency (us) | area (mm^2) |\n| --- | --- | --- | --- | --- | --- | --- |"
-    );
-    let front = summary.front_by_accuracy();
-    for i in front {
-        let r = &summary.evaluations[i];
-        let m = &r.measurement;
-        let _ = writeln!(
-            md,
-            "| {} | `{}` | {:.2}% | {:.2}% | {:.4} | {:.3} | {:.4} |",
-            r.index,
-            r.description,
-            100.0 * m.accuracy,
-            100.0 * m.float_accuracy,
-            m.energy_uj,
-            m.latency_us,
-            m.area_mm2
-        );
-    }
+    let _ = writeln!(md, "\n### Pareto front (validation images)\n");
+    md.push_str(&markdown_table(
+        &[
+            "#",
+            "candidate",
+            "chip accuracy",
+            "float",
+            "energy (uJ)",
+            "latency (us)",
+            "area (mm^2)",
+        ],
+        summary.front_by_accuracy().into_iter().map(|i| {
+            let r = &summary.evaluations[i];
+            let m = &r.measurement;
+            vec![
+                r.index.to_string(),
+                format!("`{}`", r.description),
+                format!("{:.2}%", 100.0 * m.accuracy),
+                format!("{:.2}%", 100.0 * m.float_accuracy),
+                format!("{:.4}", m.energy_uj),
+                format!("{:.3}", m.latency_us),
+                format!("{:.4}", m.area_mm2),
+            ]
+        }),
+    ));
     if !summary.finetune.is_empty() {
         let _ = writeln!(
             md,

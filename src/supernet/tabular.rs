@@ -5,7 +5,8 @@
 //! experiment's one chip. A query costs a table lookup and one pricing (cached per cell),
 //! so a whole search takes seconds and the exhaustive front of the 15,625 cells is known.
 
-use crate::config::{CostConfig, Experiment, Objective};
+use super::evaluate::Figures;
+use crate::config::{CostConfig, Experiment};
 use crate::cost::model::network_cost;
 use crate::error::{Error, Result};
 use crate::network::cell::{CellArch, CellOp, EDGES};
@@ -83,34 +84,19 @@ pub struct TableMeasurement {
 }
 
 impl TableMeasurement {
-    /// The value of one objective (minimised).
-    pub fn objective(&self, objective: Objective) -> f64 {
-        match objective {
-            Objective::Error => 1.0 - self.accuracy,
-            Objective::Energy => self.energy_uj,
-            Objective::Latency => self.latency_us,
-            Objective::Area => self.area_mm2,
-        }
+    /// The figures the search reads.
+    pub fn figures(&self) -> Figures {
+        Figures::new(
+            self.accuracy,
+            self.energy_uj,
+            self.latency_us,
+            self.area_mm2,
+        )
     }
 
-    /// The search's point, constraints as [`super::evaluate::Measurement::point`] has them.
+    /// The search's point, constraints as [`Figures::point`] has them.
     pub fn point(&self, experiment: &Experiment) -> Point {
-        let search = &experiment.file.search;
-        let mut violation = 0.0;
-        if search.max_area_mm2 > 0.0 && self.area_mm2 > search.max_area_mm2 {
-            violation += (self.area_mm2 - search.max_area_mm2) / search.max_area_mm2;
-        }
-        if search.min_accuracy > 0.0 && self.accuracy < search.min_accuracy {
-            violation += search.min_accuracy - self.accuracy;
-        }
-        Point {
-            objectives: search
-                .objectives
-                .iter()
-                .map(|&o| self.objective(o))
-                .collect(),
-            violation,
-        }
+        self.figures().point(experiment)
     }
 }
 
@@ -305,11 +291,10 @@ pub fn run_table(experiment: &Experiment, options: &super::RunOptions) -> Result
         );
     }
     write_atomic(&out.join("pareto.csv"), csv.as_bytes())?;
-    let mut hv = String::from("generation,evaluations,hypervolume\n");
-    for (g, (end, v)) in run.generation_ends.iter().zip(&run.hypervolume).enumerate() {
-        let _ = writeln!(hv, "{},{end},{v:.6}", g + 1);
-    }
-    write_atomic(&out.join("hypervolume.csv"), hv.as_bytes())?;
+    write_atomic(
+        &out.join("hypervolume.csv"),
+        super::report::hypervolume_csv(&run.generation_ends, &run.hypervolume).as_bytes(),
+    )?;
     let table = experiment
         .file
         .search
@@ -317,7 +302,7 @@ pub fn run_table(experiment: &Experiment, options: &super::RunOptions) -> Result
         .as_ref()
         .map(|p| p.display().to_string());
     let mut md = format!(
-        "# Table search\n\n{} queries of the cell space ({} operations per edge) by {:?}; accuracy from {} column `{}`, cost from the chip of `{}`.\n\n| # | cell | accuracy | energy (uJ) | latency (us) | area (mm^2) |\n| --- | --- | --- | --- | --- | --- |\n",
+        "# Table search\n\n{} queries of the cell space ({} operations per edge) by {:?}; accuracy from {} column `{}`, cost from the chip of `{}`.\n\n",
         run.evaluations.len(),
         evaluator.cell_space().ops.len(),
         experiment.file.search.strategy,
@@ -325,20 +310,28 @@ pub fn run_table(experiment: &Experiment, options: &super::RunOptions) -> Result
         experiment.file.search.table_column,
         experiment.file.hardware.devices.join(", "),
     );
-    for &i in &run.front {
-        let r = &run.evaluations[i];
-        let m = &r.measurement;
-        let _ = writeln!(
-            md,
-            "| {} | `{}` | {:.2}% | {:.4} | {:.3} | {:.3} |",
-            r.index,
-            r.arch,
-            100.0 * m.accuracy,
-            m.energy_uj,
-            m.latency_us,
-            m.area_mm2
-        );
-    }
+    md.push_str(&super::report::markdown_table(
+        &[
+            "#",
+            "cell",
+            "accuracy",
+            "energy (uJ)",
+            "latency (us)",
+            "area (mm^2)",
+        ],
+        run.front.iter().map(|&i| {
+            let r = &run.evaluations[i];
+            let m = &r.measurement;
+            vec![
+                r.index.to_string(),
+                format!("`{}`", r.arch),
+                format!("{:.2}%", 100.0 * m.accuracy),
+                format!("{:.4}", m.energy_uj),
+                format!("{:.3}", m.latency_us),
+                format!("{:.3}", m.area_mm2),
+            ]
+        }),
+    ));
     write_atomic(&out.join("summary.md"), md.as_bytes())?;
     Ok(run)
 }
