@@ -248,6 +248,15 @@ fn every_layer_network() -> (Network, Dataset) {
       ]}"#;
     let file: GraphFile = serde_json::from_str(json).unwrap();
     let graph = Graph::from_file(&file, "every-layer").unwrap();
+    random_network(graph, file.normalization.clone(), "every-layer")
+}
+
+/// `graph` with random weights and norms, and 24 random images of its input shape.
+fn random_network(
+    graph: Graph,
+    normalization: Option<imcnas::data::Normalization>,
+    name: &str,
+) -> (Network, Dataset) {
     let mut tensors = std::collections::BTreeMap::new();
     for (k, node) in graph.nodes.iter().enumerate() {
         for (suffix, shape) in node.op.tensors() {
@@ -262,16 +271,33 @@ fn every_layer_network() -> (Network, Dataset) {
             tensors.insert(format!("{}.{suffix}", node.name), values);
         }
     }
-    let net = Network::new(graph, file.normalization.clone(), tensors, "every-layer").unwrap();
+    let shape = graph.input;
+    let net = Network::new(graph, normalization, tensors, name).unwrap();
     let images = 24;
+    let pixels: usize = shape.iter().product();
     let data = Dataset {
         name: "random".into(),
-        shape: [3, 12, 12],
+        shape,
         classes: 10,
-        images: common::uniform(images * 3 * 144, 0.0, 1.0, 9),
+        images: common::uniform(images * pixels, 0.0, 1.0, 9),
         labels: vec![0; images],
     };
     (net, data)
+}
+
+/// A NAS-Bench-201 cell network of one cell of 4 channels per stage, on 8x8 images: every
+/// edge kind (conv 3x3 and 1x1, avg pool, skip, none and so a zero node read by a
+/// convolution).
+fn cell_network() -> (Network, Dataset) {
+    let arch: imcnas::network::arch::Arch = "nb201-410132-n1-c4".parse().unwrap();
+    let graph = arch.graph([3, 8, 8], 10).unwrap();
+    assert!(
+        graph
+            .nodes
+            .iter()
+            .any(|n| n.op == imcnas::network::Op::Zero)
+    );
+    random_network(graph, None, "cell")
 }
 
 /// `net` with the weights of inputs `rows` of each listed matrix node zeroed and, when
@@ -388,6 +414,7 @@ fn cpu_and_gpu_networks_agree() {
         mnist(Split::Test).select(&(0..n).collect::<Vec<_>>()),
     );
     let every = every_layer_network();
+    let cell = cell_network();
     let pruned = (
         with_rows_zeroed(&every.0, &every_layer_pruning(), true),
         every.1.clone(),
@@ -423,6 +450,8 @@ fn cpu_and_gpu_networks_agree() {
         ("every layer", &every, "neurosim-rram-22nm", vec![], &small),
         ("pruned", &pruned, "neurosim-sram-22nm", vec![], gpu),
         ("every layer", &every, "crosssim-bitsliced", vec![], &small),
+        ("cell", &cell, "ideal", vec![], gpu),
+        ("cell", &cell, "neurosim-rram-22nm", vec![], &small),
     ];
     for (name, (net, data), preset, overrides, gpu) in cases {
         let hw = config::load(preset, &overrides).unwrap();
