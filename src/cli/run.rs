@@ -182,7 +182,7 @@ fn print_table_run(run: &imcnas::supernet::tabular::TableRun, options: &RunOptio
         "cell",
         run.front.iter().map(|&i| {
             let r = &run.evaluations[i];
-            (r.index, r.measurement.figures(), r.arch.as_str())
+            (r.index, r.measurement.figures, r.arch.as_str())
         }),
     );
     println!("report: {}", options.out.join("summary.md").display());

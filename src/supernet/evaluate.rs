@@ -98,7 +98,7 @@ impl Measurement {
 
 /// A candidate's figures as the search sees them, whether measured on chips or read
 /// from a table.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
     /// Accuracy (fraction).
     pub accuracy: f64,

@@ -71,32 +71,18 @@ impl CellSpace {
 pub struct TableMeasurement {
     /// The cell's `op_indices`.
     pub cell: String,
-    /// Its accuracy in the table (fraction).
-    pub accuracy: f64,
-    /// Energy per image, leakage included (uJ).
-    pub energy_uj: f64,
-    /// Pipeline period (us per image).
-    pub latency_us: f64,
-    /// Chip area (mm^2).
-    pub area_mm2: f64,
+    /// Its accuracy in the table (fraction), and the cost model's energy per image (leakage
+    /// included), pipeline period and chip area of its network.
+    #[serde(flatten)]
+    pub figures: Figures,
     /// Energy efficiency (TOPS/W).
     pub tops_per_w: f64,
 }
 
 impl TableMeasurement {
-    /// The figures the search reads.
-    pub fn figures(&self) -> Figures {
-        Figures::new(
-            self.accuracy,
-            self.energy_uj,
-            self.latency_us,
-            self.area_mm2,
-        )
-    }
-
     /// The search's point, constraints as [`Figures::point`] has them.
     pub fn point(&self, experiment: &Experiment) -> Point {
-        self.figures().point(experiment)
+        self.figures.point(experiment)
     }
 }
 
@@ -164,10 +150,12 @@ impl<'a> TableEvaluator<'a> {
         let cost = network_cost(&self.chip, &arch.graph(self.input, self.classes)?);
         let m = TableMeasurement {
             cell: cell.clone(),
-            accuracy,
-            energy_uj: (cost.energy.total() + cost.leakage_j) * 1e6,
-            latency_us: cost.period_s * 1e6,
-            area_mm2: cost.area.total() * 1e6,
+            figures: Figures::new(
+                accuracy,
+                (cost.energy.total() + cost.leakage_j) * 1e6,
+                cost.period_s * 1e6,
+                cost.area.total() * 1e6,
+            ),
             tops_per_w: cost.tops_per_w,
         };
         self.priced.insert(cell, m.clone());
@@ -283,11 +271,17 @@ pub fn run_table(experiment: &Experiment, options: &super::RunOptions) -> Result
     let mut csv = String::from("index,arch,accuracy,energy_uj,latency_us,area_mm2,tops_per_w\n");
     for &i in &run.front {
         let r = &run.evaluations[i];
-        let m = &r.measurement;
+        let m = &r.measurement.figures;
         let _ = writeln!(
             csv,
             "{},{},{:.6},{:.6},{:.6},{:.6},{:.4}",
-            r.index, r.arch, m.accuracy, m.energy_uj, m.latency_us, m.area_mm2, m.tops_per_w
+            r.index,
+            r.arch,
+            m.accuracy,
+            m.energy_uj,
+            m.latency_us,
+            m.area_mm2,
+            r.measurement.tops_per_w
         );
     }
     write_atomic(&out.join("pareto.csv"), csv.as_bytes())?;
@@ -321,7 +315,7 @@ pub fn run_table(experiment: &Experiment, options: &super::RunOptions) -> Result
         ],
         run.front.iter().map(|&i| {
             let r = &run.evaluations[i];
-            let m = &r.measurement;
+            let m = &r.measurement.figures;
             vec![
                 r.index.to_string(),
                 format!("`{}`", r.arch),
